@@ -1,0 +1,522 @@
+/*
+ * bitnet.h — the public C API of libbitnet.
+ *
+ * libbitnet runs ternary BitNet b1.58 language models (architecture `bitnet-b1.58`, also
+ * `bitnet-25`) stored in GGUF v3 files with ternary weights in GGML type I2_S (36) or F32/F16,
+ * on CPUs.
+ *
+ * Conventions
+ * -----------
+ * - Every fallible function returns a bitnet_status. BITNET_OK is 0. On any other status a
+ *   human-readable message (file, offset, what was expected, what was found) is stored for the
+ *   calling thread and returned by bitnet_last_error_message().
+ * - Handles (bitnet_model, bitnet_context, bitnet_sampler) are opaque. Each *_new / *_load has a
+ *   matching *_free. Passing NULL to a *_free function is a no-op.
+ * - Parameter structs start with a `size` field. Always obtain them from the matching
+ *   *_default_params() function, then change the fields you need: this keeps programs compiled
+ *   against an older header working with a newer library.
+ * - Text is UTF-8 and passed with an explicit byte length; it need not be NUL-terminated.
+ * - Caller-provided output buffers report the size they need: when a buffer is too small the
+ *   function returns BITNET_ERR_BUFFER_TOO_SMALL and stores the needed size (in elements of the
+ *   buffer's type) in the `*_needed`/`*_out` argument, so the caller can grow it and call again.
+ * - No C++ exception ever crosses this interface.
+ *
+ * Thread safety
+ * -------------
+ * - bitnet_version, bitnet_status_string, bitnet_last_error_message (thread-local) and the
+ *   *_default_params functions may be called from any thread at any time.
+ * - A bitnet_model is immutable once loaded. Every function taking `const bitnet_model *` may be
+ *   called concurrently from any number of threads, and one model may serve any number of
+ *   contexts used on different threads at the same time.
+ * - A bitnet_context (and a bitnet_sampler) must be used by one thread at a time; use one context
+ *   per thread. The only exception is bitnet_context_abort, which any thread may call at any time
+ *   while the context is alive.
+ * - Model lifetime is reference counted: bitnet_model_free may be called while contexts created
+ *   from the model still exist; the model's memory is released when the last of them is freed.
+ *
+ * Sources: GGUF — ggml-org/ggml docs/gguf.md; I2_S layout and BitLinear W1.58A8 arithmetic —
+ * microsoft/BitNet src/ggml-bitnet-mad.cpp; model — "The Era of 1-bit LLMs" (arXiv 2402.17764)
+ * and "BitNet b1.58 2B4T Technical Report" (arXiv 2504.12285). See docs in the repository's
+ * README for the exact semantics implemented.
+ */
+#ifndef BITNET_H
+#define BITNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(BITNET_BUILD)
+#    define BITNET_API __declspec(dllexport)
+#  else
+#    define BITNET_API __declspec(dllimport)
+#  endif
+#else
+#  define BITNET_API __attribute__((visibility("default")))
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Version                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+#define BITNET_VERSION_MAJOR 0
+#define BITNET_VERSION_MINOR 1
+#define BITNET_VERSION_PATCH 0
+/** Compile-time version as one integer: major*10000 + minor*100 + patch. */
+#define BITNET_VERSION_NUMBER \
+    (BITNET_VERSION_MAJOR * 10000 + BITNET_VERSION_MINOR * 100 + BITNET_VERSION_PATCH)
+
+/**
+ * Run-time version string of the library, e.g. "0.1.0". Compare with BITNET_VERSION_NUMBER to
+ * detect a header/library mismatch. Static storage; never fails; thread-safe.
+ */
+BITNET_API const char *bitnet_version(void);
+
+/** Run-time version as major*10000 + minor*100 + patch. Never fails; thread-safe. */
+BITNET_API int bitnet_version_number(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Status codes and errors                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Status codes. Values are stable and never change meaning. */
+typedef enum bitnet_status {
+    BITNET_OK = 0,
+    BITNET_ERR_INVALID_ARGUMENT = 1,  /**< NULL handle/pointer, out-of-range parameter. */
+    BITNET_ERR_IO = 2,                /**< File cannot be opened, read or mapped. */
+    BITNET_ERR_BAD_FORMAT = 3,        /**< Malformed file: bad magic, truncation, bad offset... */
+    BITNET_ERR_UNSUPPORTED = 4,       /**< Well-formed but unsupported: version, type, arch. */
+    BITNET_ERR_OUT_OF_MEMORY = 5,     /**< An allocation failed. */
+    BITNET_ERR_CONTEXT_FULL = 6,      /**< The tokens do not fit in the context's KV cache. */
+    BITNET_ERR_ABORTED = 7,           /**< bitnet_context_abort() stopped the call. */
+    BITNET_ERR_BUFFER_TOO_SMALL = 8,  /**< Output buffer too small; needed size reported. */
+    BITNET_ERR_NOT_FOUND = 9,         /**< Metadata key or tensor does not exist. */
+    BITNET_ERR_INTERNAL = 10          /**< A bug in libbitnet; please report it. */
+} bitnet_status;
+
+/**
+ * Short English description of a status code ("invalid argument", ...). Unknown values give
+ * "unknown status". Static storage; never fails; thread-safe.
+ */
+BITNET_API const char *bitnet_status_string(bitnet_status status);
+
+/**
+ * Message describing the last failure on the calling thread (thread-local storage), e.g.
+ * "model.gguf: tensor 'blk.0.attn_q.weight' data [4096, 8192) lies outside the file (size
+ * 6000)". Empty string if the last call on this thread succeeded or no call was made. The
+ * pointer stays valid until the next libbitnet call on the same thread. Never fails.
+ */
+BITNET_API const char *bitnet_last_error_message(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Types                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/** A token id, 0 <= id < bitnet_model_n_vocab(). */
+typedef int32_t bitnet_token;
+
+typedef struct bitnet_model bitnet_model;     /**< A loaded model (weights + vocabulary). */
+typedef struct bitnet_context bitnet_context; /**< An inference state: KV cache, scratch. */
+typedef struct bitnet_sampler bitnet_sampler; /**< A token sampler with its RNG state. */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Model                                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/** How the LM head (output projection) is stored in memory. */
+typedef enum bitnet_lm_head_type {
+    BITNET_LM_HEAD_AUTO = 0, /**< As stored in the file (the tied F16 embedding for 2B4T). */
+    BITNET_LM_HEAD_F16 = 1,  /**< F16 weights (exact for F16 files). */
+    BITNET_LM_HEAD_Q8 = 2    /**< Per-row int8 absmax quantised at load time: about half the
+                                  memory traffic, small accuracy cost (see README). */
+} bitnet_lm_head_type;
+
+/** Parameters of bitnet_model_load. Obtain with bitnet_model_default_params(). */
+typedef struct bitnet_model_params {
+    size_t size;          /**< sizeof(bitnet_model_params); set by the default function. */
+    int use_mmap;         /**< 1 (default): map the file; 0: read it into memory. */
+    int lm_head_type;     /**< A bitnet_lm_head_type; default BITNET_LM_HEAD_AUTO. */
+} bitnet_model_params;
+
+/** Default model parameters (mmap on, LM head as stored). Never fails; thread-safe. */
+BITNET_API bitnet_model_params bitnet_model_default_params(void);
+
+/**
+ * Loads a GGUF v3 model file.
+ *
+ * Accepts architecture `bitnet-b1.58` and `bitnet-25` (BitNet b1.58 2B4T graph), with BitLinear
+ * weights in I2_S (ggml type 36), F32 or F16, F16/F32 embeddings, and a Llama 3 byte-level BPE
+ * vocabulary (`tokenizer.ggml.model` = "gpt2"). Every offset, size and count in the file is
+ * validated before use; hyper-parameters come from the metadata.
+ *
+ * @param path    NUL-terminated file path.
+ * @param params  NULL for defaults, or parameters from bitnet_model_default_params().
+ * @param out     receives the model handle on success (set to NULL on failure). Free it with
+ *                bitnet_model_free().
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL path/out, bad params);
+ *         BITNET_ERR_IO (cannot open/map); BITNET_ERR_BAD_FORMAT (bad magic, truncated file,
+ *         out-of-range offsets, overflowing sizes, bad metadata types, missing tensors or
+ *         wrong shapes); BITNET_ERR_UNSUPPORTED (GGUF version other than 2/3, unknown tensor
+ *         type, unknown architecture or tokenizer); BITNET_ERR_OUT_OF_MEMORY.
+ * Thread-safe (loads of different files may run concurrently).
+ */
+BITNET_API bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *params,
+                                           bitnet_model **out);
+
+/**
+ * Releases the caller's reference to a model. Contexts created from it keep it alive until they
+ * are freed. NULL is a no-op. Calling it twice on the same handle is undefined behaviour.
+ */
+BITNET_API void bitnet_model_free(bitnet_model *model);
+
+/** Vocabulary size (number of token ids). 0 if model is NULL. Thread-safe. */
+BITNET_API int32_t bitnet_model_n_vocab(const bitnet_model *model);
+/** Training context length (`<arch>.context_length`), in tokens. 0 if NULL. */
+BITNET_API int32_t bitnet_model_n_ctx_train(const bitnet_model *model);
+/** Embedding size (`<arch>.embedding_length`), in floats per token. 0 if NULL. */
+BITNET_API int32_t bitnet_model_n_embd(const bitnet_model *model);
+/** Number of transformer blocks (`<arch>.block_count`). 0 if NULL. */
+BITNET_API int32_t bitnet_model_n_layer(const bitnet_model *model);
+/** Number of attention (query) heads. 0 if NULL. */
+BITNET_API int32_t bitnet_model_n_head(const bitnet_model *model);
+/** Number of key/value heads (GQA). 0 if NULL. */
+BITNET_API int32_t bitnet_model_n_head_kv(const bitnet_model *model);
+/** Total size in bytes of all tensor data of the model file. 0 if NULL. */
+BITNET_API uint64_t bitnet_model_size_bytes(const bitnet_model *model);
+/** Number of parameters (weights) in the model's tensors. 0 if NULL. */
+BITNET_API uint64_t bitnet_model_n_params(const bitnet_model *model);
+
+/**
+ * Architecture name (`general.architecture`, e.g. "bitnet-b1.58"). Owned by the model, valid
+ * until the model is released. Returns "" if model is NULL.
+ */
+BITNET_API const char *bitnet_model_architecture(const bitnet_model *model);
+
+/** Number of metadata key/value pairs in the file. 0 if NULL. */
+BITNET_API int32_t bitnet_model_meta_count(const bitnet_model *model);
+
+/**
+ * Copies the i-th metadata key (0 <= i < bitnet_model_meta_count) as a NUL-terminated string.
+ * @param buf, buf_size  caller buffer (bytes, including the NUL).
+ * @param needed         if not NULL, receives the bytes needed including the NUL.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model, i out of range, NULL buf with
+ *         buf_size > 0); BITNET_ERR_BUFFER_TOO_SMALL.
+ */
+BITNET_API bitnet_status bitnet_model_meta_key(const bitnet_model *model, int32_t i, char *buf,
+                                               size_t buf_size, size_t *needed);
+
+/**
+ * Looks up a metadata value by key and writes it as NUL-terminated text: integers and floats
+ * in decimal, booleans as "true"/"false", strings verbatim, arrays as "[N items of TYPE]" (the
+ * vocabulary arrays are large).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/key); BITNET_ERR_NOT_FOUND;
+ *         BITNET_ERR_BUFFER_TOO_SMALL (needed receives the size including the NUL).
+ */
+BITNET_API bitnet_status bitnet_model_meta_get(const bitnet_model *model, const char *key,
+                                               char *buf, size_t buf_size, size_t *needed);
+
+/** Beginning-of-sequence token id, or -1 if the vocabulary has none. */
+BITNET_API bitnet_token bitnet_token_bos(const bitnet_model *model);
+/** End-of-sequence token id (`tokenizer.ggml.eos_token_id`), or -1. */
+BITNET_API bitnet_token bitnet_token_eos(const bitnet_model *model);
+/** End-of-turn token id (`<|eot_id|>` = 128009 in Llama 3), or -1. */
+BITNET_API bitnet_token bitnet_token_eot(const bitnet_model *model);
+/** 1 if generation stops at this token (EOS, EOT: 128001, 128009 for Llama 3), else 0. */
+BITNET_API int bitnet_token_is_eog(const bitnet_model *model, bitnet_token token);
+/** 1 if the model wants BOS prepended to a fresh sequence (`add_bos_token`, Llama 3: yes). */
+BITNET_API int bitnet_model_add_bos(const bitnet_model *model);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tokenizer                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Tokenizes UTF-8 text with the model's byte-level BPE vocabulary and the Llama 3 (`llama-bpe`)
+ * pre-tokenizer regex (also used when `tokenizer.ggml.pre` is absent but the vocabulary is Llama
+ * 3's, as in the official 2B4T file). Invalid UTF-8 bytes are tokenized as their byte tokens.
+ *
+ * @param text, text_len  input bytes.
+ * @param add_bos         1: prepend BOS if the model adds one (bitnet_model_add_bos).
+ * @param parse_special   1: text of control tokens such as "<|eot_id|>" becomes that single
+ *                        token; 0: it is tokenized as plain text.
+ * @param tokens, n_tokens_max  output array (may be NULL when n_tokens_max is 0).
+ * @param n_tokens_out    receives the number of tokens produced (or needed).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/n_tokens_out, NULL text with
+ *         text_len > 0); BITNET_ERR_BUFFER_TOO_SMALL (*n_tokens_out = tokens needed).
+ * Source: GPT-2 byte-level BPE (Radford et al. 2019); regex of tiktoken's cl100k/Llama 3.
+ */
+BITNET_API bitnet_status bitnet_tokenize(const bitnet_model *model, const char *text,
+                                         size_t text_len, int add_bos, int parse_special,
+                                         bitnet_token *tokens, size_t n_tokens_max,
+                                         size_t *n_tokens_out);
+
+/**
+ * Writes the bytes of one token (its "piece"). Byte-level tokens give raw bytes, which may be
+ * part of a multi-byte UTF-8 character; concatenating the pieces of a token sequence gives the
+ * text back byte for byte. Not NUL-terminated.
+ * @param render_special  1: control tokens give their text ("<|eot_id|>"); 0: nothing.
+ * @param n_bytes_out     receives the number of bytes written (or needed).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/n_bytes_out, token out of range);
+ *         BITNET_ERR_BUFFER_TOO_SMALL.
+ */
+BITNET_API bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token,
+                                               int render_special, char *buf, size_t buf_size,
+                                               size_t *n_bytes_out);
+
+/**
+ * Detokenizes a sequence: the concatenation of the pieces (see bitnet_token_to_piece). Not
+ * NUL-terminated. Same statuses as bitnet_token_to_piece, plus INVALID_ARGUMENT for NULL tokens
+ * with n_tokens > 0.
+ */
+BITNET_API bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
+                                           size_t n_tokens, int render_special, char *buf,
+                                           size_t buf_size, size_t *n_bytes_out);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Context and evaluation                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Element type of the KV cache. */
+typedef enum bitnet_kv_type {
+    BITNET_KV_F16 = 0, /**< Default, as llama.cpp/bitnet.cpp: half the memory. */
+    BITNET_KV_F32 = 1  /**< Exact float32 keys and values. */
+} bitnet_kv_type;
+
+/** Parameters of bitnet_context_new. Obtain with bitnet_context_default_params(). */
+typedef struct bitnet_context_params {
+    size_t size;        /**< sizeof(bitnet_context_params). */
+    uint32_t n_ctx;     /**< KV cache size in tokens; 0 (default) = min(training length, 4096). */
+    int32_t n_threads;  /**< Worker threads; 0 (default) = number of physical cores. */
+    int32_t n_batch;    /**< Max tokens per forward chunk during prefill; 0 = 512. */
+    uint64_t seed;      /**< Seed of the context's default sampler RNG (bitnet_generate). */
+    int kv_type;        /**< A bitnet_kv_type; default BITNET_KV_F16. */
+} bitnet_context_params;
+
+/** Default context parameters. Never fails; thread-safe. */
+BITNET_API bitnet_context_params bitnet_context_default_params(void);
+
+/**
+ * Creates an inference context (KV cache of n_ctx tokens, scratch buffers, worker threads) for
+ * a model. The context holds a reference to the model.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/out, n_ctx above 1<<24, negative
+ *         n_threads or above 1024, bad kv_type); BITNET_ERR_OUT_OF_MEMORY.
+ */
+BITNET_API bitnet_status bitnet_context_new(bitnet_model *model,
+                                            const bitnet_context_params *params,
+                                            bitnet_context **out);
+
+/** Frees a context (and its model reference). NULL is a no-op. */
+BITNET_API void bitnet_context_free(bitnet_context *ctx);
+
+/** Empties the KV cache (n_past becomes 0) and clears the abort flag. */
+BITNET_API bitnet_status bitnet_context_reset(bitnet_context *ctx);
+
+/** KV cache capacity in tokens. 0 if NULL. */
+BITNET_API uint32_t bitnet_context_n_ctx(const bitnet_context *ctx);
+/** Number of tokens currently in the KV cache (the position of the next token). 0 if NULL. */
+BITNET_API uint32_t bitnet_context_n_past(const bitnet_context *ctx);
+/** Number of worker threads the context uses. 0 if NULL. */
+BITNET_API int32_t bitnet_context_n_threads(const bitnet_context *ctx);
+
+/**
+ * Requests that the running (or next) bitnet_eval / bitnet_generate / bitnet_bench on this
+ * context stop as soon as possible with BITNET_ERR_ABORTED. Safe to call from any thread at any
+ * time while the context is alive. The flag is cleared when the aborted call returns and by
+ * bitnet_context_reset.
+ */
+BITNET_API void bitnet_context_abort(bitnet_context *ctx);
+
+/** Which logits bitnet_eval computes. */
+typedef enum bitnet_logits_mode {
+    BITNET_LOGITS_NONE = 0, /**< Only fill the KV cache. */
+    BITNET_LOGITS_LAST = 1, /**< Logits of the last token (1 row). */
+    BITNET_LOGITS_ALL = 2   /**< Logits of every token of this call (n_tokens rows). */
+} bitnet_logits_mode;
+
+/**
+ * Runs the forward pass over n_tokens tokens at positions n_past .. n_past+n_tokens-1,
+ * appending their keys/values to the KV cache, and computes logits as requested.
+ *
+ * @param tokens    n_tokens ids, each in [0, n_vocab).
+ * @param logits_mode  a bitnet_logits_mode.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx/tokens, n_tokens 0, token id out of
+ *         range, bad mode); BITNET_ERR_CONTEXT_FULL (n_past + n_tokens > n_ctx; nothing is
+ *         evaluated); BITNET_ERR_ABORTED (tokens evaluated so far stay in the cache; logits are
+ *         invalid).
+ * Source: BitNet b1.58 forward pass (arXiv 2504.12285 §2; bitnet-b1.58 graph of ik_llama.cpp).
+ */
+BITNET_API bitnet_status bitnet_eval(bitnet_context *ctx, const bitnet_token *tokens,
+                                     size_t n_tokens, int logits_mode);
+
+/**
+ * Logits of the last bitnet_eval: row i (0-based, or -1 for the last row) of n_vocab floats.
+ * Owned by the context; valid until the next eval/generate/reset/free. Returns NULL if the row
+ * does not exist (no logits computed, i out of range, NULL ctx).
+ */
+BITNET_API const float *bitnet_get_logits(bitnet_context *ctx, int32_t i);
+
+/** Number of logit rows available from the last bitnet_eval (0, 1 or n_tokens). */
+BITNET_API int32_t bitnet_n_logits(const bitnet_context *ctx);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Sampling                                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Sampling parameters. Order of application (as llama.cpp): repetition penalty, then greedy if
+ * temperature <= 0, else top-k, top-p, min-p, temperature, then a draw from the softmax.
+ */
+typedef struct bitnet_sampling_params {
+    size_t size;           /**< sizeof(bitnet_sampling_params). */
+    float temperature;     /**< <= 0: greedy (argmax, lowest id on ties). Default 0.8. */
+    int32_t top_k;         /**< Keep the k most likely tokens; <= 0 disables. Default 40. */
+    float top_p;           /**< Nucleus: smallest set with cumulative prob >= p; 1 disables. Default 0.95. */
+    float min_p;           /**< Drop tokens with prob < min_p * max prob; 0 disables. Default 0.05. */
+    float repeat_penalty;  /**< CTRL-style penalty on recent tokens; 1 disables. Default 1.0. */
+    int32_t repeat_last_n; /**< How many recent tokens the penalty looks at. Default 64. */
+    uint64_t seed;         /**< RNG seed; same seed + same logits = same tokens. Default 0. */
+} bitnet_sampling_params;
+
+/** Default sampling parameters (values above). Never fails; thread-safe. */
+BITNET_API bitnet_sampling_params bitnet_sampling_default_params(void);
+
+/**
+ * Creates a sampler. @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL out, NaN/infinite
+ * temperature, top_p/min_p outside [0,1], repeat_penalty <= 0 or NaN, negative repeat_last_n);
+ * BITNET_ERR_OUT_OF_MEMORY.
+ */
+BITNET_API bitnet_status bitnet_sampler_new(const bitnet_sampling_params *params,
+                                            bitnet_sampler **out);
+/** Frees a sampler; NULL is a no-op. */
+BITNET_API void bitnet_sampler_free(bitnet_sampler *sampler);
+
+/**
+ * Picks a token from n_vocab logits (not modified) and records it in the sampler's history for
+ * the repetition penalty.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL arguments, n_vocab <= 0).
+ */
+BITNET_API bitnet_status bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits,
+                                               int32_t n_vocab, bitnet_token *out);
+
+/** Adds a token to the history (e.g. prompt tokens) without sampling. */
+BITNET_API bitnet_status bitnet_sampler_accept(bitnet_sampler *sampler, bitnet_token token);
+
+/** Clears the history and re-seeds the RNG with the sampler's seed. */
+BITNET_API bitnet_status bitnet_sampler_reset(bitnet_sampler *sampler);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Generation                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Called with each new piece of generated text. Pieces are whole UTF-8 characters: bytes of a
+ * character split across tokens are held back until it is complete (and flushed at the end).
+ * `token` is the token that completed the piece. Return 0 to continue, non-zero to stop
+ * (generation then ends with stop reason BITNET_STOP_CALLBACK and status BITNET_OK).
+ */
+typedef int (*bitnet_piece_callback)(const char *piece, size_t piece_len, bitnet_token token,
+                                     void *user_data);
+
+/** Why generation ended. */
+typedef enum bitnet_stop_reason {
+    BITNET_STOP_NONE = 0,
+    BITNET_STOP_EOG = 1,          /**< An end-of-generation token was sampled (not emitted). */
+    BITNET_STOP_MAX_TOKENS = 2,   /**< max_tokens tokens were generated. */
+    BITNET_STOP_CALLBACK = 3,     /**< The callback returned non-zero. */
+    BITNET_STOP_CONTEXT_FULL = 4  /**< The KV cache is full (status BITNET_ERR_CONTEXT_FULL). */
+} bitnet_stop_reason;
+
+/** Parameters of bitnet_generate. Obtain with bitnet_generate_default_params(). */
+typedef struct bitnet_generate_params {
+    size_t size;                     /**< sizeof(bitnet_generate_params). */
+    int32_t max_tokens;              /**< Tokens to generate at most; default 128; must be >= 0. */
+    bitnet_sampling_params sampling; /**< Sampler settings; sampling.seed is used as given. */
+    int add_bos;                     /**< 1 (default): BOS if the cache is empty and the model adds BOS. */
+    int parse_special;               /**< 1 (default): control-token text in the prompt is parsed. */
+    int render_special;              /**< 0 (default): EOG/control tokens print nothing. */
+} bitnet_generate_params;
+
+/** Counts and timings of one bitnet_generate call. */
+typedef struct bitnet_generate_result {
+    size_t size;              /**< Set to sizeof(bitnet_generate_result) by the caller. */
+    int32_t n_prompt_tokens;  /**< Prompt tokens evaluated (prefill). */
+    int32_t n_generated;      /**< Tokens sampled (including a final EOG token). */
+    double prompt_ms;         /**< Wall time of the prefill, milliseconds. */
+    double generate_ms;       /**< Wall time of sampling + decoding, milliseconds. */
+    double prompt_tokens_per_s;   /**< n_prompt_tokens / prompt time. */
+    double generate_tokens_per_s; /**< Decoded tokens / decode time. */
+    int stop_reason;          /**< A bitnet_stop_reason. */
+} bitnet_generate_result;
+
+/** Default generation parameters. Never fails; thread-safe. */
+BITNET_API bitnet_generate_params bitnet_generate_default_params(void);
+
+/**
+ * Tokenizes `prompt`, evaluates it after whatever is already in the context's KV cache (so a
+ * chat can continue without re-evaluating history), then repeatedly samples a token, streams its
+ * text to `callback` and evaluates it, until an end-of-generation token, max_tokens, the
+ * callback's stop, the context limit or an abort.
+ *
+ * @param prompt, prompt_len  UTF-8 prompt (may be empty if the cache is not empty).
+ * @param params    NULL for defaults.
+ * @param callback  may be NULL (tokens are still generated).
+ * @param result    may be NULL; else receives counts and timings (set result->size first).
+ * @return BITNET_OK (stop reason EOG, MAX_TOKENS or CALLBACK); BITNET_ERR_INVALID_ARGUMENT;
+ *         BITNET_ERR_CONTEXT_FULL (the prompt does not fit, or generation reached n_ctx: the
+ *         text generated so far has been streamed); BITNET_ERR_ABORTED.
+ */
+BITNET_API bitnet_status bitnet_generate(bitnet_context *ctx, const char *prompt,
+                                         size_t prompt_len, const bitnet_generate_params *params,
+                                         bitnet_piece_callback callback, void *user_data,
+                                         bitnet_generate_result *result);
+
+/** As bitnet_generate, with the prompt given as token ids (no BOS is added). */
+BITNET_API bitnet_status bitnet_generate_tokens(bitnet_context *ctx, const bitnet_token *prompt,
+                                                size_t n_prompt,
+                                                const bitnet_generate_params *params,
+                                                bitnet_piece_callback callback, void *user_data,
+                                                bitnet_generate_result *result);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Benchmark                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Parameters of bitnet_bench (llama-bench's pp/tg tests). */
+typedef struct bitnet_bench_params {
+    size_t size;          /**< sizeof(bitnet_bench_params). */
+    int32_t n_prompt;     /**< Prompt tokens per pp run (pp512: 512); 0 skips pp. */
+    int32_t n_gen;        /**< Generated tokens per tg run (tg128: 128); 0 skips tg. */
+    int32_t repetitions;  /**< Timed runs of each test; default 5. */
+    int32_t warmup;       /**< 1 (default): one untimed run first. */
+} bitnet_bench_params;
+
+/** Results of bitnet_bench: tokens per second over the repetitions. */
+typedef struct bitnet_bench_result {
+    size_t size;          /**< Set to sizeof(bitnet_bench_result) by the caller. */
+    double pp_mean, pp_stddev, pp_median, pp_best; /**< Prompt processing tokens/s. */
+    double tg_mean, tg_stddev, tg_median, tg_best; /**< Generation tokens/s. */
+    int32_t n_threads;    /**< Threads used (the context's). */
+} bitnet_bench_result;
+
+/** Default bench parameters: pp512, tg128, 5 repetitions, warm-up on. */
+BITNET_API bitnet_bench_params bitnet_bench_default_params(void);
+
+/**
+ * Measures prompt processing (n_prompt random tokens in one eval from an empty cache) and text
+ * generation (n_gen single-token evals after one token, without sampling), like llama-bench.
+ * Resets the context before each run and at the end.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL arguments, negative sizes, repetitions
+ *         < 1); BITNET_ERR_CONTEXT_FULL (n_prompt or n_gen + 1 above n_ctx); BITNET_ERR_ABORTED.
+ */
+BITNET_API bitnet_status bitnet_bench(bitnet_context *ctx, const bitnet_bench_params *params,
+                                      bitnet_bench_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BITNET_H */
