@@ -1,0 +1,604 @@
+// The C API: argument checks, handle casts, and the translation of C++ exceptions into status
+// codes plus a thread-local message. No exception leaves this file.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "bitnet.h"
+#include "common/error.h"
+#include "model/context.h"
+#include "model/generate.h"
+#include "model/model.h"
+#include "sampling/sampler.h"
+
+#ifndef BITNET_VERSION_STRING
+#define BITNET_VERSION_STRING "0.0.0"
+#endif
+
+struct bitnet_model {
+    std::shared_ptr<const bitnet::Model> impl;
+};
+struct bitnet_context {
+    std::unique_ptr<bitnet::Context> impl;
+};
+struct bitnet_sampler {
+    std::unique_ptr<bitnet::Sampler> impl;
+};
+
+namespace {
+
+thread_local std::string g_last_error;
+
+bitnet_status set_error(bitnet_status s, const std::string &msg) {
+    g_last_error = msg;
+    return s;
+}
+
+// Runs f, mapping every exception to a status and message.
+template <class F>
+bitnet_status guarded(F &&f) {
+    g_last_error.clear();
+    try {
+        return f();
+    } catch (const bitnet::Error &e) {
+        return set_error(e.status(), e.what());
+    } catch (const std::bad_alloc &) {
+        return set_error(BITNET_ERR_OUT_OF_MEMORY, "out of memory");
+    } catch (const std::length_error &e) {
+        return set_error(BITNET_ERR_OUT_OF_MEMORY, std::string("allocation too large: ") + e.what());
+    } catch (const std::exception &e) {
+        return set_error(BITNET_ERR_INTERNAL, std::string("internal error: ") + e.what());
+    } catch (...) {
+        return set_error(BITNET_ERR_INTERNAL, "internal error: unknown exception");
+    }
+}
+
+bitnet_status invalid(const std::string &msg) { return set_error(BITNET_ERR_INVALID_ARGUMENT, msg); }
+
+// Copies bytes into a caller buffer, reporting the size needed.
+bitnet_status copy_out(const std::string &s, char *buf, size_t buf_size, size_t *n_out,
+                       bool nul_terminate) {
+    const size_t need = s.size() + (nul_terminate ? 1 : 0);
+    if (n_out) *n_out = need;
+    if (buf_size < need || (!buf && need > 0)) {
+        return set_error(BITNET_ERR_BUFFER_TOO_SMALL, "buffer of " + std::to_string(buf_size) +
+                                                          " bytes is too small; " +
+                                                          std::to_string(need) + " needed");
+    }
+    if (!s.empty()) std::memcpy(buf, s.data(), s.size());
+    if (nul_terminate) buf[s.size()] = '\0';
+    return BITNET_OK;
+}
+
+// Reads a params struct of a possibly older/smaller layout: fields beyond its size keep
+// their defaults.
+template <class T>
+bool read_params(const T *in, T &out, const T &defaults) {
+    out = defaults;
+    if (!in) return true;
+    if (in->size < sizeof(size_t) || in->size > sizeof(T)) return false;
+    std::memcpy(static_cast<void *>(&out), in, in->size);
+    out.size = sizeof(T);
+    return true;
+}
+
+bitnet::SamplingParams to_internal(const bitnet_sampling_params &p) {
+    bitnet::SamplingParams s;
+    s.temperature = p.temperature;
+    s.top_k = p.top_k;
+    s.top_p = p.top_p;
+    s.min_p = p.min_p;
+    s.repeat_penalty = p.repeat_penalty;
+    s.repeat_last_n = p.repeat_last_n;
+    s.seed = p.seed;
+    return s;
+}
+
+double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+void summarize(const std::vector<double> &v, double &mean, double &sd, double &med, double &best) {
+    mean = sd = med = best = 0.0;
+    if (v.empty()) return;
+    for (double x : v) mean += x;
+    mean /= (double)v.size();
+    for (double x : v) sd += (x - mean) * (x - mean);
+    sd = v.size() > 1 ? std::sqrt(sd / (double)(v.size() - 1)) : 0.0;
+    med = median(v);
+    best = *std::max_element(v.begin(), v.end());
+}
+
+}  // namespace
+
+extern "C" {
+
+const char *bitnet_version(void) { return BITNET_VERSION_STRING; }
+int bitnet_version_number(void) { return BITNET_VERSION_NUMBER; }
+
+const char *bitnet_status_string(bitnet_status status) {
+    switch (status) {
+        case BITNET_OK: return "ok";
+        case BITNET_ERR_INVALID_ARGUMENT: return "invalid argument";
+        case BITNET_ERR_IO: return "i/o error";
+        case BITNET_ERR_BAD_FORMAT: return "bad file format";
+        case BITNET_ERR_UNSUPPORTED: return "unsupported";
+        case BITNET_ERR_OUT_OF_MEMORY: return "out of memory";
+        case BITNET_ERR_CONTEXT_FULL: return "context full";
+        case BITNET_ERR_ABORTED: return "aborted";
+        case BITNET_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+        case BITNET_ERR_NOT_FOUND: return "not found";
+        case BITNET_ERR_INTERNAL: return "internal error";
+    }
+    return "unknown status";
+}
+
+const char *bitnet_last_error_message(void) { return g_last_error.c_str(); }
+
+/* ---- model ---- */
+
+bitnet_model_params bitnet_model_default_params(void) {
+    bitnet_model_params p{};
+    p.size = sizeof(p);
+    p.use_mmap = 1;
+    p.lm_head_type = BITNET_LM_HEAD_AUTO;
+    return p;
+}
+
+bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *params,
+                                bitnet_model **out) {
+    if (out) *out = nullptr;
+    return guarded([&]() -> bitnet_status {
+        if (!path || !out) return invalid("bitnet_model_load: path and out must not be NULL");
+        bitnet_model_params p;
+        if (!read_params(params, p, bitnet_model_default_params())) {
+            return invalid("bitnet_model_load: params->size is not a valid struct size");
+        }
+        if (p.lm_head_type < BITNET_LM_HEAD_AUTO || p.lm_head_type > BITNET_LM_HEAD_Q8) {
+            return invalid("bitnet_model_load: unknown lm_head_type " +
+                           std::to_string(p.lm_head_type));
+        }
+        bitnet::ModelOptions opt;
+        opt.use_mmap = p.use_mmap != 0;
+        opt.lm_head_type = p.lm_head_type;
+        auto m = std::make_unique<bitnet_model>();
+        m->impl = bitnet::Model::load(path, opt);
+        *out = m.release();
+        return BITNET_OK;
+    });
+}
+
+void bitnet_model_free(bitnet_model *model) { delete model; }
+
+#define MODEL_HP(fn, field)                                      \
+    int32_t fn(const bitnet_model *model) {                      \
+        return model ? model->impl->hparams().field : 0;         \
+    }
+MODEL_HP(bitnet_model_n_vocab, n_vocab)
+MODEL_HP(bitnet_model_n_ctx_train, n_ctx_train)
+MODEL_HP(bitnet_model_n_embd, n_embd)
+MODEL_HP(bitnet_model_n_layer, n_layer)
+MODEL_HP(bitnet_model_n_head, n_head)
+MODEL_HP(bitnet_model_n_head_kv, n_head_kv)
+#undef MODEL_HP
+
+uint64_t bitnet_model_size_bytes(const bitnet_model *model) {
+    return model ? model->impl->size_bytes() : 0;
+}
+uint64_t bitnet_model_n_params(const bitnet_model *model) {
+    return model ? model->impl->n_params() : 0;
+}
+const char *bitnet_model_architecture(const bitnet_model *model) {
+    return model ? model->impl->hparams().arch.c_str() : "";
+}
+int32_t bitnet_model_meta_count(const bitnet_model *model) {
+    return model ? (int32_t)model->impl->file().metadata().size() : 0;
+}
+
+bitnet_status bitnet_model_meta_key(const bitnet_model *model, int32_t i, char *buf,
+                                    size_t buf_size, size_t *needed) {
+    return guarded([&]() -> bitnet_status {
+        if (!model) return invalid("bitnet_model_meta_key: model is NULL");
+        const auto &kv = model->impl->file().metadata();
+        if (i < 0 || (size_t)i >= kv.size()) {
+            return invalid("bitnet_model_meta_key: index " + std::to_string(i) +
+                           " out of range [0, " + std::to_string(kv.size()) + ")");
+        }
+        if (!buf && buf_size > 0) return invalid("bitnet_model_meta_key: buf is NULL");
+        return copy_out(kv[(size_t)i].key, buf, buf_size, needed, true);
+    });
+}
+
+bitnet_status bitnet_model_meta_get(const bitnet_model *model, const char *key, char *buf,
+                                    size_t buf_size, size_t *needed) {
+    return guarded([&]() -> bitnet_status {
+        if (!model || !key) return invalid("bitnet_model_meta_get: model and key must not be NULL");
+        if (!buf && buf_size > 0) return invalid("bitnet_model_meta_get: buf is NULL");
+        const bitnet::gguf::Value *v = model->impl->file().find(key);
+        if (!v) {
+            return set_error(BITNET_ERR_NOT_FOUND,
+                             std::string("metadata key '") + key + "' not found");
+        }
+        return copy_out(v->to_string(), buf, buf_size, needed, true);
+    });
+}
+
+bitnet_token bitnet_token_bos(const bitnet_model *model) {
+    return model ? model->impl->tokenizer().bos() : -1;
+}
+bitnet_token bitnet_token_eos(const bitnet_model *model) {
+    return model ? model->impl->tokenizer().eos() : -1;
+}
+bitnet_token bitnet_token_eot(const bitnet_model *model) {
+    return model ? model->impl->tokenizer().eot() : -1;
+}
+int bitnet_token_is_eog(const bitnet_model *model, bitnet_token token) {
+    if (!model || token < 0 || token >= model->impl->hparams().n_vocab) return 0;
+    return model->impl->tokenizer().is_eog(token) ? 1 : 0;
+}
+int bitnet_model_add_bos(const bitnet_model *model) {
+    return model && model->impl->tokenizer().add_bos() ? 1 : 0;
+}
+
+/* ---- tokenizer ---- */
+
+bitnet_status bitnet_tokenize(const bitnet_model *model, const char *text, size_t text_len,
+                              int add_bos, int parse_special, bitnet_token *tokens,
+                              size_t n_tokens_max, size_t *n_tokens_out) {
+    return guarded([&]() -> bitnet_status {
+        if (!model || !n_tokens_out) {
+            return invalid("bitnet_tokenize: model and n_tokens_out must not be NULL");
+        }
+        *n_tokens_out = 0;
+        if (!text && text_len > 0) return invalid("bitnet_tokenize: text is NULL");
+        if (!tokens && n_tokens_max > 0) return invalid("bitnet_tokenize: tokens is NULL");
+        const std::vector<int32_t> ids = model->impl->tokenizer().tokenize(
+            std::string_view(text ? text : "", text_len), add_bos != 0, parse_special != 0);
+        *n_tokens_out = ids.size();
+        if (ids.size() > n_tokens_max) {
+            return set_error(BITNET_ERR_BUFFER_TOO_SMALL,
+                             "bitnet_tokenize: " + std::to_string(ids.size()) +
+                                 " tokens do not fit in a buffer of " +
+                                 std::to_string(n_tokens_max));
+        }
+        std::copy(ids.begin(), ids.end(), tokens);
+        return BITNET_OK;
+    });
+}
+
+bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token,
+                                    int render_special, char *buf, size_t buf_size,
+                                    size_t *n_bytes_out) {
+    return bitnet_detokenize(model, &token, 1, render_special, buf, buf_size, n_bytes_out);
+}
+
+bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
+                                size_t n_tokens, int render_special, char *buf, size_t buf_size,
+                                size_t *n_bytes_out) {
+    return guarded([&]() -> bitnet_status {
+        if (!model || !n_bytes_out) {
+            return invalid("bitnet_detokenize: model and n_bytes_out must not be NULL");
+        }
+        *n_bytes_out = 0;
+        if (!tokens && n_tokens > 0) return invalid("bitnet_detokenize: tokens is NULL");
+        if (!buf && buf_size > 0) return invalid("bitnet_detokenize: buf is NULL");
+        const bitnet::Tokenizer &tok = model->impl->tokenizer();
+        std::string out;
+        for (size_t i = 0; i < n_tokens; ++i) {
+            if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) {
+                return invalid("token id " + std::to_string(tokens[i]) +
+                               " is outside the vocabulary [0, " + std::to_string(tok.n_vocab()) +
+                               ")");
+            }
+            tok.append_piece(tokens[i], render_special != 0, out);
+        }
+        return copy_out(out, buf, buf_size, n_bytes_out, false);
+    });
+}
+
+/* ---- context ---- */
+
+bitnet_context_params bitnet_context_default_params(void) {
+    bitnet_context_params p{};
+    p.size = sizeof(p);
+    p.n_ctx = 0;
+    p.n_threads = 0;
+    p.n_batch = 0;
+    p.seed = 0;
+    p.kv_type = BITNET_KV_F16;
+    return p;
+}
+
+bitnet_status bitnet_context_new(bitnet_model *model, const bitnet_context_params *params,
+                                 bitnet_context **out) {
+    if (out) *out = nullptr;
+    return guarded([&]() -> bitnet_status {
+        if (!model || !out) return invalid("bitnet_context_new: model and out must not be NULL");
+        bitnet_context_params p;
+        if (!read_params(params, p, bitnet_context_default_params())) {
+            return invalid("bitnet_context_new: params->size is not a valid struct size");
+        }
+        if (p.n_ctx > (1u << 24)) {
+            return invalid("bitnet_context_new: n_ctx " + std::to_string(p.n_ctx) +
+                           " is above the limit of 16777216 tokens");
+        }
+        if (p.n_threads < 0 || p.n_threads > 1024) {
+            return invalid("bitnet_context_new: n_threads " + std::to_string(p.n_threads) +
+                           " must be in [0, 1024] (0 = physical cores)");
+        }
+        if (p.n_batch < 0) return invalid("bitnet_context_new: n_batch must be >= 0");
+        if (p.kv_type != BITNET_KV_F16 && p.kv_type != BITNET_KV_F32) {
+            return invalid("bitnet_context_new: unknown kv_type " + std::to_string(p.kv_type));
+        }
+        bitnet::ContextOptions opt;
+        opt.n_ctx = p.n_ctx;
+        opt.n_threads = p.n_threads;
+        opt.n_batch = p.n_batch;
+        opt.kv_f32 = p.kv_type == BITNET_KV_F32;
+        auto c = std::make_unique<bitnet_context>();
+        c->impl = std::make_unique<bitnet::Context>(model->impl, opt);
+        *out = c.release();
+        return BITNET_OK;
+    });
+}
+
+void bitnet_context_free(bitnet_context *ctx) { delete ctx; }
+
+bitnet_status bitnet_context_reset(bitnet_context *ctx) {
+    if (!ctx) return invalid("bitnet_context_reset: ctx is NULL");
+    g_last_error.clear();
+    ctx->impl->reset();
+    ctx->impl->clear_abort();
+    return BITNET_OK;
+}
+
+uint32_t bitnet_context_n_ctx(const bitnet_context *ctx) { return ctx ? ctx->impl->n_ctx() : 0; }
+uint32_t bitnet_context_n_past(const bitnet_context *ctx) {
+    return ctx ? ctx->impl->n_past() : 0;
+}
+int32_t bitnet_context_n_threads(const bitnet_context *ctx) {
+    return ctx ? ctx->impl->n_threads() : 0;
+}
+void bitnet_context_abort(bitnet_context *ctx) {
+    if (ctx) ctx->impl->abort();
+}
+
+bitnet_status bitnet_eval(bitnet_context *ctx, const bitnet_token *tokens, size_t n_tokens,
+                          int logits_mode) {
+    return guarded([&]() -> bitnet_status {
+        if (!ctx || !tokens) return invalid("bitnet_eval: ctx and tokens must not be NULL");
+        if (n_tokens == 0) return invalid("bitnet_eval: n_tokens must be > 0");
+        if (logits_mode < BITNET_LOGITS_NONE || logits_mode > BITNET_LOGITS_ALL) {
+            return invalid("bitnet_eval: unknown logits_mode " + std::to_string(logits_mode));
+        }
+        try {
+            ctx->impl->eval(tokens, n_tokens, (bitnet::LogitsMode)logits_mode);
+        } catch (const bitnet::Error &e) {
+            if (e.status() == BITNET_ERR_ABORTED) ctx->impl->clear_abort();
+            throw;
+        }
+        return BITNET_OK;
+    });
+}
+
+const float *bitnet_get_logits(bitnet_context *ctx, int32_t i) {
+    return ctx ? ctx->impl->logits(i) : nullptr;
+}
+int32_t bitnet_n_logits(const bitnet_context *ctx) { return ctx ? ctx->impl->n_logits() : 0; }
+
+/* ---- sampling ---- */
+
+bitnet_sampling_params bitnet_sampling_default_params(void) {
+    bitnet_sampling_params p{};
+    p.size = sizeof(p);
+    p.temperature = 0.8f;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    p.min_p = 0.05f;
+    p.repeat_penalty = 1.0f;
+    p.repeat_last_n = 64;
+    p.seed = 0;
+    return p;
+}
+
+bitnet_status bitnet_sampler_new(const bitnet_sampling_params *params, bitnet_sampler **out) {
+    if (out) *out = nullptr;
+    return guarded([&]() -> bitnet_status {
+        if (!out) return invalid("bitnet_sampler_new: out must not be NULL");
+        bitnet_sampling_params p;
+        if (!read_params(params, p, bitnet_sampling_default_params())) {
+            return invalid("bitnet_sampler_new: params->size is not a valid struct size");
+        }
+        auto s = std::make_unique<bitnet_sampler>();
+        s->impl = std::make_unique<bitnet::Sampler>(to_internal(p));
+        *out = s.release();
+        return BITNET_OK;
+    });
+}
+
+void bitnet_sampler_free(bitnet_sampler *sampler) { delete sampler; }
+
+bitnet_status bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits, int32_t n_vocab,
+                                    bitnet_token *out) {
+    return guarded([&]() -> bitnet_status {
+        if (!sampler || !logits || !out) {
+            return invalid("bitnet_sampler_sample: sampler, logits and out must not be NULL");
+        }
+        if (n_vocab <= 0) return invalid("bitnet_sampler_sample: n_vocab must be > 0");
+        *out = sampler->impl->sample(logits, n_vocab);
+        return BITNET_OK;
+    });
+}
+
+bitnet_status bitnet_sampler_accept(bitnet_sampler *sampler, bitnet_token token) {
+    if (!sampler) return invalid("bitnet_sampler_accept: sampler is NULL");
+    g_last_error.clear();
+    sampler->impl->accept(token);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_sampler_reset(bitnet_sampler *sampler) {
+    if (!sampler) return invalid("bitnet_sampler_reset: sampler is NULL");
+    g_last_error.clear();
+    sampler->impl->reset();
+    return BITNET_OK;
+}
+
+/* ---- generation ---- */
+
+bitnet_generate_params bitnet_generate_default_params(void) {
+    bitnet_generate_params p{};
+    p.size = sizeof(p);
+    p.max_tokens = 128;
+    p.sampling = bitnet_sampling_default_params();
+    p.add_bos = 1;
+    p.parse_special = 1;
+    p.render_special = 0;
+    return p;
+}
+
+static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_t> *prompt_ids,
+                                   const char *prompt, size_t prompt_len,
+                                   const bitnet_generate_params &p, bitnet_piece_callback callback,
+                                   void *user_data, bitnet_generate_result *result) {
+    bitnet::Context &c = *ctx->impl;
+    std::vector<int32_t> ids;
+    if (prompt_ids) {
+        ids = *prompt_ids;
+    } else {
+        const bitnet::Tokenizer &tok = c.model().tokenizer();
+        const bool bos = p.add_bos && c.n_past() == 0;
+        ids = tok.tokenize(std::string_view(prompt ? prompt : "", prompt_len), bos,
+                           p.parse_special != 0);
+    }
+    bitnet::GenerateOptions opt;
+    opt.max_tokens = p.max_tokens;
+    opt.render_special = p.render_special != 0;
+    bitnet::SamplingParams sp = to_internal(p.sampling);
+    bitnet::validate(sp);
+    opt.sampling = sp;
+    bitnet::GenerateStats stats;
+    auto report = [&]() {
+        if (!result) return;
+        bitnet_generate_result r{};
+        r.size = sizeof(r);
+        r.n_prompt_tokens = stats.n_prompt_tokens;
+        r.n_generated = stats.n_generated;
+        r.prompt_ms = stats.prompt_ms;
+        r.generate_ms = stats.generate_ms;
+        r.prompt_tokens_per_s =
+            stats.prompt_ms > 0 ? stats.n_prompt_tokens / (stats.prompt_ms / 1000.0) : 0.0;
+        // The first sampled token needs no eval (its logits come from the prefill).
+        const int decoded = std::max(0, stats.n_generated - 1);
+        r.generate_tokens_per_s =
+            stats.generate_ms > 0 ? decoded / (stats.generate_ms / 1000.0) : 0.0;
+        r.stop_reason = stats.stop_reason;
+        std::memcpy(static_cast<void *>(result), &r, std::min(result->size, sizeof(r)));
+    };
+    auto sink = [&](std::string_view piece, int32_t token) -> bool {
+        if (!callback) return true;
+        return callback(piece.data(), piece.size(), token, user_data) == 0;
+    };
+    try {
+        bitnet::generate(c, ids, opt, sink, stats);
+    } catch (const bitnet::Error &e) {
+        if (e.status() == BITNET_ERR_ABORTED) c.clear_abort();
+        report();
+        throw;
+    }
+    report();
+    return BITNET_OK;
+}
+
+static bitnet_status check_generate_args(bitnet_context *ctx, const bitnet_generate_params *params,
+                                         bitnet_generate_result *result,
+                                         bitnet_generate_params &p) {
+    if (!ctx) return invalid("bitnet_generate: ctx is NULL");
+    if (!read_params(params, p, bitnet_generate_default_params())) {
+        return invalid("bitnet_generate: params->size is not a valid struct size");
+    }
+    if (p.sampling.size != sizeof(bitnet_sampling_params)) {
+        bitnet_sampling_params sp;
+        if (!read_params(&p.sampling, sp, bitnet_sampling_default_params())) {
+            return invalid("bitnet_generate: params->sampling.size is not a valid struct size");
+        }
+        p.sampling = sp;
+    }
+    if (p.max_tokens < 0) return invalid("bitnet_generate: max_tokens must be >= 0");
+    if (result && (result->size < sizeof(size_t) || result->size > sizeof(*result))) {
+        return invalid("bitnet_generate: result->size must be set to sizeof(bitnet_generate_result)");
+    }
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_generate(bitnet_context *ctx, const char *prompt, size_t prompt_len,
+                              const bitnet_generate_params *params, bitnet_piece_callback callback,
+                              void *user_data, bitnet_generate_result *result) {
+    return guarded([&]() -> bitnet_status {
+        bitnet_generate_params p;
+        if (bitnet_status s = check_generate_args(ctx, params, result, p)) return s;
+        if (!prompt && prompt_len > 0) return invalid("bitnet_generate: prompt is NULL");
+        return generate_impl(ctx, nullptr, prompt, prompt_len, p, callback, user_data, result);
+    });
+}
+
+bitnet_status bitnet_generate_tokens(bitnet_context *ctx, const bitnet_token *prompt,
+                                     size_t n_prompt, const bitnet_generate_params *params,
+                                     bitnet_piece_callback callback, void *user_data,
+                                     bitnet_generate_result *result) {
+    return guarded([&]() -> bitnet_status {
+        bitnet_generate_params p;
+        if (bitnet_status s = check_generate_args(ctx, params, result, p)) return s;
+        if (!prompt && n_prompt > 0) return invalid("bitnet_generate_tokens: prompt is NULL");
+        std::vector<int32_t> ids(prompt, prompt + n_prompt);
+        return generate_impl(ctx, &ids, nullptr, 0, p, callback, user_data, result);
+    });
+}
+
+/* ---- bench ---- */
+
+bitnet_bench_params bitnet_bench_default_params(void) {
+    bitnet_bench_params p{};
+    p.size = sizeof(p);
+    p.n_prompt = 512;
+    p.n_gen = 128;
+    p.repetitions = 5;
+    p.warmup = 1;
+    return p;
+}
+
+bitnet_status bitnet_bench(bitnet_context *ctx, const bitnet_bench_params *params,
+                           bitnet_bench_result *result) {
+    return guarded([&]() -> bitnet_status {
+        if (!ctx || !result) return invalid("bitnet_bench: ctx and result must not be NULL");
+        if (result->size < sizeof(size_t) || result->size > sizeof(*result)) {
+            return invalid("bitnet_bench: result->size must be set to sizeof(bitnet_bench_result)");
+        }
+        bitnet_bench_params p;
+        if (!read_params(params, p, bitnet_bench_default_params())) {
+            return invalid("bitnet_bench: params->size is not a valid struct size");
+        }
+        bitnet::BenchStats st;
+        try {
+            bitnet::bench(*ctx->impl, p.n_prompt, p.n_gen, p.repetitions, p.warmup != 0, st);
+        } catch (const bitnet::Error &e) {
+            ctx->impl->reset();
+            if (e.status() == BITNET_ERR_ABORTED) ctx->impl->clear_abort();
+            throw;
+        }
+        bitnet_bench_result r{};
+        r.size = sizeof(r);
+        summarize(st.pp_tps, r.pp_mean, r.pp_stddev, r.pp_median, r.pp_best);
+        summarize(st.tg_tps, r.tg_mean, r.tg_stddev, r.tg_median, r.tg_best);
+        r.n_threads = ctx->impl->n_threads();
+        std::memcpy(static_cast<void *>(result), &r, std::min(result->size, sizeof(r)));
+        return BITNET_OK;
+    });
+}
+
+}  // extern "C"

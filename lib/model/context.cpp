@@ -1,0 +1,407 @@
+// The forward pass of the bitnet-b1.58 graph (../shared/docs/bitnet-reference.md section 4.2)
+// over a chunk of tokens, with a KV cache.
+//
+// Numerics follow section 4.3 where it matters for exactness: RMSNorm sums in double; every
+// BitLinear input is quantised per token (section 3.4) and multiplied with the ternary weights
+// in exact int32, then y = (float)dot / s_act * scale (section 3.5). Float weights (F32/F16)
+// use plain float products (the f32 reference path: OpenBLAS for F32).
+#include "model/context.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "common/error.h"
+#include "common/fp16.h"
+#include "kernels/kernels.h"
+
+namespace bitnet {
+
+using gguf::TensorType;
+
+namespace {
+
+// y = x / sqrt(mean(x^2) + eps) * w   (sum of squares in double, as ggml does)
+void rms_norm(const float *x, const float *w, int64_t n, float eps, float *y) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += (double)x[i] * (double)x[i];
+    const float mean = (float)(sum / (double)n);
+    const float scale = 1.0f / std::sqrt(mean + eps);
+    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+
+// Splits [0, n) into nth ranges whose boundaries are multiples of `align` (except the end).
+inline void split_range(int64_t n, int ith, int nth, int64_t align, int64_t &begin,
+                        int64_t &end) {
+    const int64_t blocks = (n + align - 1) / align;
+    const int64_t per = blocks / nth, rem = blocks % nth;
+    const int64_t b0 = ith * per + std::min<int64_t>(ith, rem);
+    const int64_t b1 = b0 + per + (ith < rem ? 1 : 0);
+    begin = std::min(n, b0 * align);
+    end = std::min(n, b1 * align);
+}
+
+}  // namespace
+
+Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
+    : model_(std::move(model)) {
+    const HParams &hp = model_->hparams();
+    n_ctx_ = opt.n_ctx ? opt.n_ctx : (uint32_t)std::min(hp.n_ctx_train, 4096);
+    n_threads_ = opt.n_threads > 0 ? opt.n_threads : runtime::physical_core_count();
+    n_batch_ = opt.n_batch > 0 ? opt.n_batch : 512;
+    n_batch_ = (int32_t)std::min<uint32_t>((uint32_t)n_batch_, n_ctx_);
+    kv_f32_ = opt.kv_f32;
+
+    // KV cache size check before allocating (n_ctx is user input).
+    const double kv_bytes = 2.0 * hp.n_layer * (double)n_ctx_ * hp.kv_dim() * (kv_f32_ ? 4 : 2);
+    if (kv_bytes > 64.0 * (1ull << 30)) {
+        fail(BITNET_ERR_OUT_OF_MEMORY, "KV cache of " + std::to_string(n_ctx_) + " tokens needs " +
+                                           std::to_string((uint64_t)(kv_bytes / (1 << 20))) +
+                                           " MiB; refusing more than 64 GiB");
+    }
+    const size_t kv_elems = (size_t)n_ctx_ * (size_t)hp.kv_dim();
+    for (int il = 0; il < hp.n_layer; ++il) {
+        if (kv_f32_) {
+            k_f32_.emplace_back(kv_elems);
+            v_f32_.emplace_back(kv_elems);
+        } else {
+            k_f16_.emplace_back(kv_elems);
+            v_f16_.emplace_back(kv_elems);
+        }
+    }
+
+    const size_t nb = (size_t)n_batch_, d = (size_t)hp.n_embd, kv = (size_t)hp.kv_dim(),
+                 ff = (size_t)hp.n_ff;
+    x_.resize(nb * d);
+    a_.resize(nb * d);
+    q_.resize(nb * d);
+    k_.resize(nb * kv);
+    v_.resize(nb * kv);
+    att_.resize(nb * d);
+    o_.resize(nb * d);
+    g_.resize(nb * ff);
+    u_.resize(nb * ff);
+    tmp_.resize(nb * std::max(d, ff));
+    qa_.resize(nb * std::max(d, ff));
+    qa_scale_.resize(nb);
+    qa_sum_.resize(nb);
+    dot_.resize(nb * std::max(d, ff));
+    scores_.resize((size_t)n_threads_ * n_ctx_);
+    rope_cos_.resize(nb * (size_t)(hp.n_rot / 2));
+    rope_sin_.resize(nb * (size_t)(hp.n_rot / 2));
+
+    pool_ = std::make_unique<runtime::ThreadPool>(n_threads_);
+}
+
+Context::~Context() = default;
+
+void Context::reset() {
+    n_past_ = 0;
+    n_logits_ = 0;
+}
+
+const float *Context::logits(int32_t i) const {
+    if (i < 0) i += n_logits_;
+    if (i < 0 || i >= n_logits_) return nullptr;
+    return logits_.data() + (size_t)i * (size_t)model_->hparams().n_vocab;
+}
+
+void Context::eval(const int32_t *tokens, size_t n_tokens, LogitsMode mode) {
+    const HParams &hp = model_->hparams();
+    n_logits_ = 0;
+    if (n_tokens == 0) fail(BITNET_ERR_INVALID_ARGUMENT, "eval: no tokens");
+    for (size_t i = 0; i < n_tokens; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
+            fail(BITNET_ERR_INVALID_ARGUMENT, "eval: token " + std::to_string(i) + " has id " +
+                                                  std::to_string(tokens[i]) +
+                                                  ", outside the vocabulary [0, " +
+                                                  std::to_string(hp.n_vocab) + ")");
+        }
+    }
+    if ((uint64_t)n_past_ + n_tokens > n_ctx_) {
+        fail(BITNET_ERR_CONTEXT_FULL, "eval: " + std::to_string(n_tokens) +
+                                          " tokens do not fit: " + std::to_string(n_past_) +
+                                          " of " + std::to_string(n_ctx_) +
+                                          " context positions are used");
+    }
+    const size_t nv = (size_t)hp.n_vocab;
+    if (mode == LogitsMode::All) {
+        logits_.resize(n_tokens * nv);
+    } else if (mode == LogitsMode::Last) {
+        logits_.resize(nv);
+    }
+    for (size_t done = 0; done < n_tokens;) {
+        const size_t n = std::min(n_tokens - done, (size_t)n_batch_);
+        const bool last_chunk = done + n == n_tokens;
+        const bool want = mode == LogitsMode::All || (mode == LogitsMode::Last && last_chunk);
+        float *out = mode == LogitsMode::All ? logits_.data() + done * nv : logits_.data();
+        forward_chunk(tokens + done, (int64_t)n, want, mode == LogitsMode::All, out);
+        n_past_ += (uint32_t)n;
+        done += n;
+    }
+    n_logits_ = mode == LogitsMode::All ? (int32_t)n_tokens : mode == LogitsMode::Last ? 1 : 0;
+}
+
+void Context::quantize_rows(const float *x, int64_t n_tok, int64_t k) {
+    const kernels::KernelTable &kt = kernels::active();
+    auto job = [&](int ith, int nth) {
+        for (int64_t t = ith; t < n_tok; t += nth) {
+            qa_scale_[t] = kt.quantize_row_i8(x + t * k, k, qa_.data() + t * k, &qa_sum_[t]);
+        }
+    };
+    if (n_tok == 1) {
+        job(0, 1);
+    } else {
+        pool_->run(job);
+    }
+}
+
+// y[t][r] = (float)(sum_k t_rk q_tk) / s_act[t] * scale, using the activations quantised by the
+// last quantize_rows call.
+void Context::matmul_i2s(const Matrix &w, int64_t n_tok, float *y) {
+    const kernels::KernelTable &kt = kernels::active();
+    const int64_t k = w.k, rows = w.rows;
+    auto job = [&](int ith, int nth) {
+        int64_t r0, r1;
+        split_range(rows, ith, nth, 16, r0, r1);
+        if (r0 >= r1) return;
+        const uint8_t *wp = w.data + r0 * (k / 4);
+        if (n_tok == 1) {
+            kt.i2s_gemv(wp, k, r1 - r0, qa_.data(), dot_.data() + r0);
+        } else {
+            kt.i2s_gemm(wp, k, r1 - r0, qa_.data(), n_tok, dot_.data() + r0, rows);
+        }
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const float s = qa_scale_[t];
+            const int32_t *dt = dot_.data() + t * rows;
+            float *yt = y + t * rows;
+            for (int64_t r = r0; r < r1; ++r) yt[r] = ((float)dt[r] / s) * w.scale;
+        }
+    };
+    pool_->run(job);
+}
+
+void Context::matmul_float(const Matrix &w, const float *x, int64_t n_tok, float *y) {
+    const int64_t k = w.k, rows = w.rows;
+    if (w.type == TensorType::F32) {
+        // Reference path: OpenBLAS, y[n_tok][rows] = x[n_tok][k] * W[rows][k]^T.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n_tok, (int)rows, (int)k, 1.0f,
+                    x, (int)k, reinterpret_cast<const float *>(w.data), (int)k, 0.0f, y,
+                    (int)rows);
+        return;
+    }
+    const kernels::KernelTable &kt = kernels::active();
+    auto job = [&](int ith, int nth) {
+        int64_t r0, r1;
+        split_range(rows, ith, nth, 16, r0, r1);
+        if (r0 >= r1) return;
+        const uint16_t *wp = reinterpret_cast<const uint16_t *>(w.data) + r0 * k;
+        if (n_tok == 1) {
+            kt.f16_gemv(wp, k, r1 - r0, x, y + r0);
+        } else {
+            kt.f16_gemm(wp, k, r1 - r0, x, n_tok, y + r0, rows);
+        }
+    };
+    pool_->run(job);
+}
+
+void Context::bitlinear(const Matrix &w, const float *x, int64_t n_tok, float *y) {
+    if (w.type == TensorType::I2_S) {
+        quantize_rows(x, n_tok, w.k);
+        matmul_i2s(w, n_tok, y);
+    } else {
+        matmul_float(w, x, n_tok, y);
+    }
+}
+
+// Two projections of the same input (gate/up): quantise once when both are I2_S.
+void Context::bitlinear_pair(const Matrix &w1, const Matrix &w2, const float *x, int64_t n_tok,
+                             float *y1, float *y2) {
+    if (w1.type == TensorType::I2_S && w2.type == TensorType::I2_S) {
+        quantize_rows(x, n_tok, w1.k);
+        matmul_i2s(w1, n_tok, y1);
+        matmul_i2s(w2, n_tok, y2);
+    } else {
+        bitlinear(w1, x, n_tok, y1);
+        bitlinear(w2, x, n_tok, y2);
+    }
+}
+
+void Context::attention(int il, int64_t n_tok, int64_t pos0) {
+    const HParams &hp = model_->hparams();
+    const int64_t hd = hp.head_dim, kvd = hp.kv_dim(), d = hp.n_embd;
+    const int64_t group = hp.n_head / hp.n_head_kv;
+    const float kq_scale = 1.0f / std::sqrt((float)hd);
+
+    // Append this chunk's keys and values to the cache.
+    if (kv_f32_) {
+        std::memcpy(k_f32_[il].data() + pos0 * kvd, k_.data(), (size_t)(n_tok * kvd) * 4);
+        std::memcpy(v_f32_[il].data() + pos0 * kvd, v_.data(), (size_t)(n_tok * kvd) * 4);
+    } else {
+        uint16_t *kc = k_f16_[il].data() + pos0 * kvd;
+        uint16_t *vc = v_f16_[il].data() + pos0 * kvd;
+        for (int64_t i = 0; i < n_tok * kvd; ++i) {
+            kc[i] = f32_to_f16(k_[i]);
+            vc[i] = f32_to_f16(v_[i]);
+        }
+    }
+
+    const int64_t n_work = n_tok * hp.n_head;
+    auto job = [&](int ith, int nth) {
+        float *sc = scores_.data() + (size_t)ith * n_ctx_;
+        std::vector<float> kv_row;
+        if (!kv_f32_) kv_row.resize((size_t)hd);
+        for (int64_t w = ith; w < n_work; w += nth) {
+            const int64_t t = w / hp.n_head, h = w % hp.n_head, g = h / group;
+            const int64_t n_keys = pos0 + t + 1;  // causal: keys at positions <= pos
+            const float *qh = q_.data() + t * d + h * hd;
+            float mx = -INFINITY;
+            for (int64_t j = 0; j < n_keys; ++j) {
+                const float *kr;
+                if (kv_f32_) {
+                    kr = k_f32_[il].data() + j * kvd + g * hd;
+                } else {
+                    const uint16_t *k16 = k_f16_[il].data() + j * kvd + g * hd;
+                    for (int64_t i = 0; i < hd; ++i) kv_row[i] = f16_to_f32(k16[i]);
+                    kr = kv_row.data();
+                }
+                float s = 0.0f;
+                for (int64_t i = 0; i < hd; ++i) s += qh[i] * kr[i];
+                sc[j] = s * kq_scale;
+                mx = std::max(mx, sc[j]);
+            }
+            double sum = 0.0;
+            for (int64_t j = 0; j < n_keys; ++j) {
+                sc[j] = std::exp(sc[j] - mx);
+                sum += sc[j];
+            }
+            const float inv = (float)(1.0 / sum);
+            float *out = att_.data() + t * d + h * hd;
+            std::fill(out, out + hd, 0.0f);
+            for (int64_t j = 0; j < n_keys; ++j) {
+                const float p = sc[j] * inv;
+                if (kv_f32_) {
+                    const float *vr = v_f32_[il].data() + j * kvd + g * hd;
+                    for (int64_t i = 0; i < hd; ++i) out[i] += p * vr[i];
+                } else {
+                    const uint16_t *vr = v_f16_[il].data() + j * kvd + g * hd;
+                    for (int64_t i = 0; i < hd; ++i) out[i] += p * f16_to_f32(vr[i]);
+                }
+            }
+        }
+    };
+    pool_->run(job);
+}
+
+void Context::lm_head(const float *z, int64_t n_tok, float *logits) {
+    const Q8Matrix *q8 = model_->output_q8();
+    if (!q8) {
+        matmul_float(model_->output(), z, n_tok, logits);
+        return;
+    }
+    auto job = [&](int ith, int nth) {
+        int64_t r0, r1;
+        split_range(q8->rows, ith, nth, 16, r0, r1);
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const float *zt = z + t * q8->k;
+            for (int64_t r = r0; r < r1; ++r) {
+                const int8_t *qr = q8->q.data() + r * q8->k;
+                float s = 0.0f;
+                for (int64_t i = 0; i < q8->k; ++i) s += zt[i] * (float)qr[i];
+                logits[t * q8->rows + r] = s * q8->row_scale[r];
+            }
+        }
+    };
+    pool_->run(job);
+}
+
+void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logits,
+                            bool all_logits, float *logits_out) {
+    const Model &m = *model_;
+    const HParams &hp = m.hparams();
+    const int64_t d = hp.n_embd, kvd = hp.kv_dim(), ff = hp.n_ff, hd = hp.head_dim;
+    const int64_t pos0 = n_past_;
+    const int64_t half = hp.n_rot / 2;
+
+    for (int64_t t = 0; t < n_tok; ++t) m.embed(tokens[t], x_.data() + t * d);
+
+    // NeoX RoPE angles for this chunk's positions: theta_i = pos * base^(-2i/n_rot).
+    for (int64_t t = 0; t < n_tok; ++t) {
+        for (int64_t i = 0; i < half; ++i) {
+            const double theta =
+                (double)(pos0 + t) * std::pow((double)hp.rope_base, -2.0 * (double)i / hp.n_rot);
+            rope_cos_[t * half + i] = (float)std::cos(theta);
+            rope_sin_[t * half + i] = (float)std::sin(theta);
+        }
+    }
+    auto rope = [&](float *vecs, int64_t n_heads) {
+        for (int64_t t = 0; t < n_tok; ++t) {
+            const float *c = rope_cos_.data() + t * half, *s = rope_sin_.data() + t * half;
+            for (int64_t h = 0; h < n_heads; ++h) {
+                float *v = vecs + t * n_heads * hd + h * hd;
+                for (int64_t i = 0; i < half; ++i) {
+                    const float x0 = v[i], x1 = v[i + half];
+                    v[i] = x0 * c[i] - x1 * s[i];
+                    v[i + half] = x0 * s[i] + x1 * c[i];
+                }
+            }
+        }
+    };
+
+    for (int il = 0; il < hp.n_layer; ++il) {
+        if (abort_requested()) fail(BITNET_ERR_ABORTED, "evaluation aborted");
+        const Layer &L = m.layers()[(size_t)il];
+
+        // Attention block.
+        for (int64_t t = 0; t < n_tok; ++t) {
+            rms_norm(x_.data() + t * d, L.attn_norm, d, hp.rms_eps, a_.data() + t * d);
+        }
+        if (L.wq.type == TensorType::I2_S && L.wk.type == TensorType::I2_S &&
+            L.wv.type == TensorType::I2_S) {
+            quantize_rows(a_.data(), n_tok, d);  // Q, K and V share one quantised input
+            matmul_i2s(L.wq, n_tok, q_.data());
+            matmul_i2s(L.wk, n_tok, k_.data());
+            matmul_i2s(L.wv, n_tok, v_.data());
+        } else {
+            bitlinear(L.wq, a_.data(), n_tok, q_.data());
+            bitlinear(L.wk, a_.data(), n_tok, k_.data());
+            bitlinear(L.wv, a_.data(), n_tok, v_.data());
+        }
+        rope(q_.data(), hp.n_head);
+        rope(k_.data(), hp.n_head_kv);
+        attention(il, n_tok, pos0);
+        for (int64_t t = 0; t < n_tok; ++t) {
+            rms_norm(att_.data() + t * d, L.attn_sub_norm, d, hp.rms_eps, o_.data() + t * d);
+        }
+        bitlinear(L.wo, o_.data(), n_tok, tmp_.data());
+        for (int64_t i = 0; i < n_tok * d; ++i) x_[i] += tmp_[i];
+
+        // Feed-forward block: relu(gate)^2 * up, sub-norm, down.
+        for (int64_t t = 0; t < n_tok; ++t) {
+            rms_norm(x_.data() + t * d, L.ffn_norm, d, hp.rms_eps, a_.data() + t * d);
+        }
+        bitlinear_pair(L.w_gate, L.w_up, a_.data(), n_tok, g_.data(), u_.data());
+        for (int64_t i = 0; i < n_tok * ff; ++i) {
+            const float r = g_[i] > 0.0f ? g_[i] : 0.0f;
+            g_[i] = r * r * u_[i];
+        }
+        for (int64_t t = 0; t < n_tok; ++t) {
+            rms_norm(g_.data() + t * ff, L.ffn_sub_norm, ff, hp.rms_eps, g_.data() + t * ff);
+        }
+        bitlinear(L.w_down, g_.data(), n_tok, tmp_.data());
+        for (int64_t i = 0; i < n_tok * d; ++i) x_[i] += tmp_[i];
+    }
+    (void)kvd;
+
+    if (!want_logits) return;
+    const int64_t first = all_logits ? 0 : n_tok - 1;
+    const int64_t n_out = n_tok - first;
+    for (int64_t t = first; t < n_tok; ++t) {
+        rms_norm(x_.data() + t * d, m.output_norm(), d, hp.rms_eps, a_.data() + (t - first) * d);
+    }
+    lm_head(a_.data(), n_out, logits_out);
+}
+
+}  // namespace bitnet

@@ -1,0 +1,56 @@
+// Text generation loop and llama-bench-style measurement on top of Context.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/context.h"
+#include "sampling/sampler.h"
+
+namespace bitnet {
+
+struct GenerateOptions {
+    int32_t max_tokens = 128;
+    SamplingParams sampling;
+    bool render_special = false;
+};
+
+struct GenerateStats {
+    int32_t n_prompt_tokens = 0;
+    int32_t n_generated = 0;
+    double prompt_ms = 0.0;
+    double generate_ms = 0.0;
+    int stop_reason = 0;  // bitnet_stop_reason
+};
+
+// Receives whole UTF-8 characters; returns false to stop.
+using PieceSink = std::function<bool(std::string_view piece, int32_t token)>;
+
+// Holds back the bytes of a UTF-8 character split across tokens until it is complete.
+class Utf8Stream {
+public:
+    // Appends bytes and returns the longest prefix that does not end inside a character.
+    std::string push(std::string_view bytes);
+    // Whatever is left (an incomplete sequence at the end of generation).
+    std::string flush();
+
+private:
+    std::string pending_;
+};
+
+// Evaluates `prompt` after the context's current cache, then samples up to max_tokens.
+// Throws bitnet::Error (CONTEXT_FULL, ABORTED, INVALID_ARGUMENT); `stats` is filled as far as
+// generation got, also when it throws.
+void generate(Context &ctx, const std::vector<int32_t> &prompt, const GenerateOptions &opt,
+              const PieceSink &sink, GenerateStats &stats);
+
+struct BenchStats {
+    std::vector<double> pp_tps, tg_tps;  // tokens/s of each timed run
+};
+
+void bench(Context &ctx, int32_t n_prompt, int32_t n_gen, int32_t repetitions, bool warmup,
+           BenchStats &out);
+
+}  // namespace bitnet
