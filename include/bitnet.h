@@ -482,6 +482,72 @@ BITNET_API bitnet_status bitnet_generate_tokens(bitnet_context *ctx, const bitne
                                                 bitnet_generate_result *result);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Chat format                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/** One chat message. role: "system", "user" or "assistant" (case-insensitive). UTF-8, NUL-terminated. */
+typedef struct bitnet_chat_message {
+    const char *role;
+    const char *content;
+} bitnet_chat_message;
+
+/**
+ * Renders messages in the format BitNet b1.58 2B4T was trained with (microsoft/BitNet
+ * gpu/tokenizer.py ChatFormat; the HF tokenizer_config template renders the same text; the
+ * Jinja template stored in the official GGUF is wrong and is not used):
+ * for each message `Role: content<|eot_id|>` with the role capitalised ("System", "User",
+ * "Assistant") and the content stripped of surrounding whitespace; then, if
+ * add_generation_prompt, `Assistant: `. BOS is not included: tokenize the result with
+ * add_bos = 1 and parse_special = 1 (bitnet_generate does both by default). To continue a
+ * conversation whose KV cache is kept, render only the new messages; if the previous reply
+ * ended with an end-of-turn token that was sampled but not evaluated, prepend "<|eot_id|>".
+ *
+ * @param buf, buf_size  output buffer; the text is NUL-terminated.
+ * @param needed         receives the bytes needed including the NUL (may be NULL).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL messages with n > 0, NULL role or
+ *         content, unknown role); BITNET_ERR_BUFFER_TOO_SMALL. Thread-safe.
+ */
+BITNET_API bitnet_status bitnet_chat_format(const bitnet_chat_message *messages, size_t n_messages,
+                                            int add_generation_prompt, char *buf,
+                                            size_t buf_size, size_t *needed);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Perplexity                                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Result of bitnet_perplexity. */
+typedef struct bitnet_perplexity_result {
+    size_t size;          /**< Set to sizeof(bitnet_perplexity_result) by the caller. */
+    double ppl;           /**< exp(mean negative log-likelihood). */
+    double ppl_stderr;    /**< Standard error of ppl (delta method, as llama.cpp). */
+    double nll_mean;      /**< Mean negative log-likelihood per scored token (nats). */
+    int32_t n_chunks;     /**< Chunks evaluated. */
+    int32_t n_scored;     /**< Tokens scored. */
+    int32_t n_tokens;     /**< Tokens in the whole text (with the leading BOS). */
+} bitnet_perplexity_result;
+
+/** Called after each chunk with its 1-based index and the running perplexity; non-zero stops. */
+typedef int (*bitnet_perplexity_callback)(int32_t chunk, double running_ppl, void *user_data);
+
+/**
+ * Perplexity of a text with llama.cpp's method (tools/perplexity): tokenize the whole text
+ * (BOS first if the model adds one), cut it into non-overlapping chunks of n_chunk tokens
+ * (at most max_chunks; <= 0 means all whole chunks), evaluate each chunk from an empty KV cache
+ * with its first token replaced by BOS (when the model adds BOS), and score the second half of
+ * each chunk: the log-softmax of the logits at positions n_chunk/2 .. n_chunk-2 for the token
+ * that follows. PPL = exp(sum of NLL / count).
+ *
+ * @param n_chunk  tokens per chunk, 0 = the context size; must be >= 4 and <= n_ctx.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx/text/result, bad n_chunk, fewer than
+ *         2*n_chunk tokens in the text, as llama.cpp requires); BITNET_ERR_ABORTED. The context
+ *         is reset afterwards.
+ */
+BITNET_API bitnet_status bitnet_perplexity(bitnet_context *ctx, const char *text, size_t text_len,
+                                           int32_t n_chunk, int32_t max_chunks,
+                                           bitnet_perplexity_callback callback, void *user_data,
+                                           bitnet_perplexity_result *result);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Benchmark                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 

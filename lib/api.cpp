@@ -602,3 +602,71 @@ bitnet_status bitnet_bench(bitnet_context *ctx, const bitnet_bench_params *param
 }
 
 }  // extern "C"
+
+/* ---- chat format and perplexity ---- */
+
+#include "model/perplexity.h"
+#include "tokenizer/chat.h"
+
+extern "C" {
+
+bitnet_status bitnet_chat_format(const bitnet_chat_message *messages, size_t n_messages,
+                                 int add_generation_prompt, char *buf, size_t buf_size,
+                                 size_t *needed) {
+    return guarded([&]() -> bitnet_status {
+        if (!messages && n_messages > 0) return invalid("bitnet_chat_format: messages is NULL");
+        if (!buf && buf_size > 0) return invalid("bitnet_chat_format: buf is NULL");
+        std::vector<bitnet::ChatMessage> msgs;
+        for (size_t i = 0; i < n_messages; ++i) {
+            if (!messages[i].role || !messages[i].content) {
+                return invalid("bitnet_chat_format: message " + std::to_string(i) +
+                               " has a NULL role or content");
+            }
+            msgs.push_back({messages[i].role, messages[i].content});
+        }
+        return copy_out(bitnet::format_chat(msgs, add_generation_prompt != 0), buf, buf_size,
+                        needed, true);
+    });
+}
+
+bitnet_status bitnet_perplexity(bitnet_context *ctx, const char *text, size_t text_len,
+                                int32_t n_chunk, int32_t max_chunks,
+                                bitnet_perplexity_callback callback, void *user_data,
+                                bitnet_perplexity_result *result) {
+    return guarded([&]() -> bitnet_status {
+        if (!ctx || !result || (!text && text_len > 0)) {
+            return invalid("bitnet_perplexity: ctx, text and result must not be NULL");
+        }
+        if (result->size < sizeof(size_t) || result->size > sizeof(*result)) {
+            return invalid("bitnet_perplexity: result->size must be set to "
+                           "sizeof(bitnet_perplexity_result)");
+        }
+        bitnet::Context &c = *ctx->impl;
+        const bitnet::Tokenizer &tok = c.model().tokenizer();
+        std::vector<int32_t> ids = tok.tokenize(std::string_view(text ? text : "", text_len),
+                                                true, false);
+        bitnet::PerplexityResult r;
+        try {
+            r = bitnet::perplexity(c, std::move(ids), n_chunk, max_chunks,
+                                   [&](int32_t chunk, double ppl) {
+                                       return !callback || callback(chunk, ppl, user_data) == 0;
+                                   });
+        } catch (const bitnet::Error &e) {
+            c.reset();
+            if (e.status() == BITNET_ERR_ABORTED) c.clear_abort();
+            throw;
+        }
+        bitnet_perplexity_result out{};
+        out.size = sizeof(out);
+        out.ppl = r.ppl;
+        out.ppl_stderr = r.ppl_stderr;
+        out.nll_mean = r.nll_mean;
+        out.n_chunks = r.n_chunks;
+        out.n_scored = r.n_scored;
+        out.n_tokens = r.n_tokens;
+        std::memcpy(static_cast<void *>(result), &out, std::min(result->size, sizeof(out)));
+        return BITNET_OK;
+    });
+}
+
+}  // extern "C"
