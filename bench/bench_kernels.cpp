@@ -1,0 +1,176 @@
+// Single-thread kernel benchmarks at BitNet b1.58 2B4T shapes, for every ISA this CPU supports.
+//   gemv:     "GB/s"  = weight bytes read per second (the decode-time bound)
+//   gemm:     "GOP/s" = 2 * k * rows * n_tok per second
+//   quantize: "GB/s"  = float32 activations read per second
+// The I2_S matrices (1.6-4.4 MB) stay in the last-level cache between iterations; the F16 LM
+// head (656 MB) does not, so it measures memory bandwidth.
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/fp16.h"
+#include "kernels/kernels.h"
+
+namespace {
+
+using namespace bitnet::kernels;
+
+constexpr int64_t kGemmTokens = 64;
+
+// Buffers shared by all benchmarks, filled once (the F16 head alone is 656 MB).
+const std::vector<uint8_t> &i2s_weights() {
+    static const std::vector<uint8_t> w = [] {
+        std::vector<int8_t> t(6912 * 6912);
+        std::mt19937 rng(1);
+        for (auto &v : t) v = (int8_t)((int)(rng() % 3) - 1);
+        std::vector<uint8_t> packed(t.size() / 4);
+        i2s_pack(t.data(), (int64_t)t.size(), packed.data());
+        return packed;
+    }();
+    return w;
+}
+
+const std::vector<int8_t> &i8_activations() {
+    static const std::vector<int8_t> q = [] {
+        std::vector<int8_t> v(6912 * kGemmTokens);
+        std::mt19937 rng(2);
+        for (auto &x : v) x = (int8_t)(int)(rng() % 256 - 128);
+        return v;
+    }();
+    return q;
+}
+
+const std::vector<float> &f32_activations() {
+    static const std::vector<float> x = [] {
+        std::vector<float> v(6912 * kGemmTokens);
+        std::mt19937 rng(3);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (auto &e : v) e = normal(rng);
+        return v;
+    }();
+    return x;
+}
+
+const std::vector<uint16_t> &f16_weights(size_t n) {
+    static std::vector<uint16_t> w;
+    if (w.size() < n) {
+        w.resize(n);
+        uint32_t s = 12345;
+        for (auto &e : w) {
+            s = s * 1664525u + 1013904223u;
+            e = bitnet::f32_to_f16((float)((int32_t)s >> 8) * 1e-9f);
+        }
+    }
+    return w;
+}
+
+void i2s_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+    const KernelTable &kt = table(isa);
+    const uint8_t *w = i2s_weights().data();
+    const int8_t *q = i8_activations().data();
+    std::vector<int32_t> out((size_t)rows);
+    for (auto _ : state) {
+        kt.i2s_gemv(w, k, rows, q, out.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const double bytes = (double)rows * (double)k / 4;
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * bytes / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+void i2s_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+    const KernelTable &kt = table(isa);
+    const uint8_t *w = i2s_weights().data();
+    const int8_t *q = i8_activations().data();
+    std::vector<int32_t> out((size_t)(rows * kGemmTokens));
+    for (auto _ : state) {
+        kt.i2s_gemm(w, k, rows, q, kGemmTokens, out.data(), rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const double ops = 2.0 * (double)k * (double)rows * kGemmTokens;
+    state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void f16_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+    const KernelTable &kt = table(isa);
+    const uint16_t *w = f16_weights((size_t)(k * rows)).data();
+    const float *x = f32_activations().data();
+    std::vector<float> y((size_t)rows);
+    for (auto _ : state) {
+        kt.f16_gemv(w, k, rows, x, y.data());
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    const double bytes = 2.0 * (double)rows * (double)k;
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * bytes / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+void f16_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+    const KernelTable &kt = table(isa);
+    const uint16_t *w = f16_weights((size_t)(k * rows)).data();
+    const float *x = f32_activations().data();
+    std::vector<float> y((size_t)(rows * kGemmTokens));
+    for (auto _ : state) {
+        kt.f16_gemm(w, k, rows, x, kGemmTokens, y.data(), rows);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    const double ops = 2.0 * (double)k * (double)rows * kGemmTokens;
+    state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void quantize(benchmark::State &state, Isa isa, int64_t k) {
+    const KernelTable &kt = table(isa);
+    const float *x = f32_activations().data();
+    std::vector<int8_t> q((size_t)k);
+    int32_t sum = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(kt.quantize_row_i8(x, k, q.data(), &sum));
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * 4.0 * (double)k / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+std::string name(const char *kernel, Isa isa, int64_t k, int64_t rows = 0) {
+    std::string s = std::string(kernel) + "/" + isa_name(isa) + "/k:" + std::to_string(k);
+    if (rows > 0) s += "/rows:" + std::to_string(rows);
+    return s;
+}
+
+const bool registered = [] {
+    struct Shape {
+        int64_t k, rows;
+    };
+    const Shape i2s_shapes[] = {{2560, 2560}, {2560, 6912}, {6912, 2560}};
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+        if (!isa_supported(isa)) continue;
+        for (const Shape &s : i2s_shapes) {
+            benchmark::RegisterBenchmark(name("i2s_gemv", isa, s.k, s.rows).c_str(), i2s_gemv, isa,
+                                         s.k, s.rows)->Unit(benchmark::kMicrosecond);
+        }
+        for (const Shape &s : i2s_shapes) {
+            benchmark::RegisterBenchmark(name("i2s_gemm64", isa, s.k, s.rows).c_str(), i2s_gemm,
+                                         isa, s.k, s.rows)->Unit(benchmark::kMillisecond);
+        }
+        benchmark::RegisterBenchmark(name("f16_gemv", isa, 2560, 128256).c_str(), f16_gemv, isa,
+                                     2560, 128256)->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(name("f16_gemm64", isa, 2560, 2560).c_str(), f16_gemm, isa,
+                                     2560, 2560)->Unit(benchmark::kMillisecond);
+        for (int64_t k : {2560, 6912}) {
+            benchmark::RegisterBenchmark(name("quantize_i8", isa, k).c_str(), quantize, isa, k)
+                ->Unit(benchmark::kMicrosecond);
+        }
+    }
+    return true;
+}();
+
+}  // namespace

@@ -1,0 +1,172 @@
+// Run-time ISA detection and the kernel tables.
+#include <strings.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/kernels.h"
+#include "kernels/kernels_isa.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
+namespace bitnet::kernels {
+namespace {
+
+#if defined(__x86_64__)
+struct X86Features {
+    bool avx2 = false;    // AVX2 + FMA + F16C, YMM state enabled by the OS
+    bool avx512 = false;  // AVX-512 F/BW/VL/DQ/VNNI, ZMM and opmask state enabled by the OS
+};
+
+uint64_t read_xcr0() {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+X86Features detect_x86() {
+    X86Features f;
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+    const bool fma = c & (1u << 12), osxsave = c & (1u << 27), avx = c & (1u << 28),
+               f16c = c & (1u << 29);
+    // A CPU may have the instructions while the OS does not save their registers (XCR0): only
+    // then are they usable. XGETBV itself requires OSXSAVE.
+    if (!osxsave || !avx) return f;
+    const uint64_t xcr0 = read_xcr0();
+    const bool ymm_state = (xcr0 & 0x06) == 0x06;  // SSE, AVX
+    const bool zmm_state = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM0-15 upper halves, ZMM16-31
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return f;
+    const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512dq = b & (1u << 17),
+               avx512bw = b & (1u << 30), avx512vl = b & (1u << 31), vnni = c & (1u << 11);
+    f.avx2 = ymm_state && avx2 && fma && f16c;
+    f.avx512 = f.avx2 && zmm_state && avx512f && avx512dq && avx512bw && avx512vl && vnni;
+    return f;
+}
+#endif
+
+#if defined(__aarch64__)
+bool detect_neon() {
+    // Dot product (sdot) for I2_S; the NEON files are built with +fp16, so require the half
+    // precision arithmetic extension as well.
+    constexpr unsigned long kAsimdHp = 1ul << 10, kAsimdDp = 1ul << 20;  // HWCAP_ASIMDHP/DP
+    const unsigned long hw = getauxval(AT_HWCAP);
+    return (hw & kAsimdHp) && (hw & kAsimdDp);
+}
+#endif
+
+constexpr KernelTable kScalar{Isa::Scalar, quantize_row_i8_scalar, i2s_gemv_scalar,
+                              i2s_gemm_scalar, f16_gemv_scalar, f16_gemm_scalar};
+#if defined(__x86_64__)
+constexpr KernelTable kAvx2{Isa::Avx2,          detail::quantize_row_i8_avx2,
+                            detail::i2s_gemv_avx2, detail::i2s_gemm_avx2,
+                            detail::f16_gemv_avx2, detail::f16_gemm_avx2};
+constexpr KernelTable kAvx512{Isa::Avx512,           detail::quantize_row_i8_avx2,
+                              detail::i2s_gemv_avx512, detail::i2s_gemm_avx512,
+                              detail::f16_gemv_avx2,   detail::f16_gemm_avx2};
+#endif
+#if defined(__aarch64__)
+constexpr KernelTable kNeon{Isa::Neon,          detail::quantize_row_i8_neon,
+                            detail::i2s_gemv_neon, detail::i2s_gemm_neon,
+                            detail::f16_gemv_neon, detail::f16_gemm_neon};
+#endif
+
+bool parse_isa(const char *s, Isa &isa) {
+    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+        if (strcasecmp(s, isa_name(i)) == 0) {
+            isa = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+Isa best_supported() {
+    for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Neon}) {
+        if (isa_supported(i)) return i;
+    }
+    return Isa::Scalar;
+}
+
+}  // namespace
+
+const char *isa_name(Isa isa) {
+    switch (isa) {
+        case Isa::Scalar: return "scalar";
+        case Isa::Avx2: return "avx2";
+        case Isa::Avx512: return "avx512";
+        case Isa::Neon: return "neon";
+    }
+    return "unknown";
+}
+
+bool isa_supported(Isa isa) {
+    switch (isa) {
+        case Isa::Scalar: return true;
+#if defined(__x86_64__)
+        case Isa::Avx2: {
+            static const bool ok = detect_x86().avx2;
+            return ok;
+        }
+        case Isa::Avx512: {
+            static const bool ok = detect_x86().avx512;
+            return ok;
+        }
+#endif
+#if defined(__aarch64__)
+        case Isa::Neon: {
+            static const bool ok = detect_neon();
+            return ok;
+        }
+#endif
+        default: return false;
+    }
+}
+
+Isa best_isa() {
+    const Isa best = best_supported();
+    const char *env = std::getenv("BITNET_ISA");
+    if (env == nullptr || *env == '\0') return best;
+    Isa wanted;
+    if (!parse_isa(env, wanted)) {
+        std::fprintf(stderr, "bitnet: unknown BITNET_ISA=%s, using %s\n", env, isa_name(best));
+        return best;
+    }
+    if (!isa_supported(wanted)) {
+        std::fprintf(stderr, "bitnet: BITNET_ISA=%s is not supported on this CPU, using %s\n", env,
+                     isa_name(best));
+        return best;
+    }
+    return wanted;
+}
+
+const KernelTable &table(Isa isa) {
+    if (!isa_supported(isa)) {
+        throw std::invalid_argument(std::string("kernels::table: ISA not supported: ") +
+                                    isa_name(isa));
+    }
+    switch (isa) {
+#if defined(__x86_64__)
+        case Isa::Avx2: return kAvx2;
+        case Isa::Avx512: return kAvx512;
+#endif
+#if defined(__aarch64__)
+        case Isa::Neon: return kNeon;
+#endif
+        default: return kScalar;
+    }
+}
+
+const KernelTable &active() {
+    static const KernelTable &t = table(best_isa());
+    return t;
+}
+
+}  // namespace bitnet::kernels

@@ -1,0 +1,113 @@
+// AVX-512 VNNI I2_S x int8 products: vpdpbusd multiplies the unsigned codes c = t + 1 by the
+// int8 activations and adds groups of four straight into int32 lanes (exact for all inputs);
+// sum_k q_k is subtracted at the end, as in the AVX2 kernels.
+// GCC 12 reports its own _mm512_undefined_* helpers (self-initialised on purpose) as used
+// uninitialised once inlined (GCC bug 105593); the warning points into the header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+
+#include "kernels/kernels_isa.h"
+
+namespace bitnet::kernels::detail {
+namespace {
+
+inline __m512i load512(const void *p) { return _mm512_loadu_si512(p); }
+
+// sum_k q_k over the whole blocks of k (all of k, which is a multiple of 128 by contract).
+int32_t sum_q(const int8_t *q, int64_t k) {
+    const int64_t n = k / kI2sBlock * kI2sBlock;
+    const __m512i ones = _mm512_set1_epi8(1);
+    __m512i acc = _mm512_setzero_si512();
+    for (int64_t i = 0; i < n; i += 64) acc = _mm512_dpbusd_epi32(acc, ones, load512(q + i));
+    return _mm512_reduce_add_epi32(acc);
+}
+
+// Codes of groups 0|1 and 2|3 of one block, as bytes. Groups 0 and 1 pair with the 64
+// contiguous activations q[0..63] of the block, groups 2 and 3 with q[64..127], so the 32 bytes
+// are broadcast to both 256-bit halves and each half is shifted by its own group's amount
+// (64-bit lane shifts pull in bits of the neighbouring byte, which the mask drops).
+inline void unpack_block(const uint8_t *wb, __m512i &c01, __m512i &c23) {
+    const __m512i v = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i *>(wb)));
+    const __m512i mask = _mm512_set1_epi8(3);
+    c01 = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(4, 4, 4, 4, 6, 6, 6, 6)), mask);
+    c23 = _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_set_epi64(0, 0, 0, 0, 2, 2, 2, 2)), mask);
+}
+
+// NR weight rows x NT activation rows. Two accumulators per output (groups 0|1 and 2|3) give
+// 2*NR*NT independent vpdpbusd chains to cover its latency.
+template <int NR, int NT>
+void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int32_t *out,
+          int64_t ldo) {
+    const int64_t row_bytes = k / 4;
+    __m512i acc[NR][NT][2];
+    BITNET_UNROLL
+    for (int r = 0; r < NR; ++r) {
+        BITNET_UNROLL
+        for (int t = 0; t < NT; ++t) acc[r][t][0] = acc[r][t][1] = _mm512_setzero_si512();
+    }
+    for (int64_t b = 0; b < k / kI2sBlock; ++b) {
+        BITNET_UNROLL
+        for (int r = 0; r < NR; ++r) {
+            __m512i c01, c23;
+            unpack_block(w + r * row_bytes + b * kI2sBlockBytes, c01, c23);
+            BITNET_UNROLL
+            for (int t = 0; t < NT; ++t) {
+                const int8_t *qb = q + t * k + b * kI2sBlock;
+                acc[r][t][0] = _mm512_dpbusd_epi32(acc[r][t][0], c01, load512(qb));
+                acc[r][t][1] = _mm512_dpbusd_epi32(acc[r][t][1], c23, load512(qb + 64));
+            }
+        }
+    }
+    BITNET_UNROLL
+    for (int r = 0; r < NR; ++r) {
+        BITNET_UNROLL
+        for (int t = 0; t < NT; ++t) {
+            const __m512i s = _mm512_add_epi32(acc[r][t][0], acc[r][t][1]);
+            out[t * ldo + r] = _mm512_reduce_add_epi32(s) - qsum[t];
+        }
+    }
+}
+
+template <int NR, int NT>
+void rows(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, const int32_t *qsum,
+          int32_t *out, int64_t ldo) {
+    int64_t r = 0;
+    for (; r + NR <= n_rows; r += NR) tile<NR, NT>(w + r * (k / 4), k, q, qsum, out + r, ldo);
+    for (; r < n_rows; ++r) tile<1, NT>(w + r * (k / 4), k, q, qsum, out + r, ldo);
+}
+
+}  // namespace
+
+void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
+                     int32_t *out) {
+    const int32_t qsum = sum_q(q, k);
+    rows<4, 1>(w, k, n_rows, q, &qsum, out, 0);
+}
+
+void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
+                     int64_t n_tok, int32_t *out, int64_t ldo) {
+    for (int64_t t0 = 0; t0 < n_tok; t0 += 4) {
+        const int nt = (int)std::min<int64_t>(4, n_tok - t0);
+        int32_t qsum[4];
+        for (int t = 0; t < nt; ++t) qsum[t] = sum_q(q + (t0 + t) * k, k);
+        const int8_t *qt = q + t0 * k;
+        int32_t *ot = out + t0 * ldo;
+        switch (nt) {
+            case 4: rows<1, 4>(w, k, n_rows, qt, qsum, ot, ldo); break;
+            case 3: rows<1, 3>(w, k, n_rows, qt, qsum, ot, ldo); break;
+            case 2: rows<1, 2>(w, k, n_rows, qt, qsum, ot, ldo); break;
+            default: rows<1, 1>(w, k, n_rows, qt, qsum, ot, ldo); break;
+        }
+    }
+}
+
+}  // namespace bitnet::kernels::detail

@@ -1,0 +1,64 @@
+// Internal to kernels/: the ISA-specific kernels behind the tables of dispatch.cpp, and the
+// scalar pieces that every implementation must share bit for bit.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/kernels.h"
+
+namespace bitnet::kernels::detail {
+
+// Complete unrolling of the small fixed-count loops over a tile's rows and tokens: it is what
+// lets the accumulator arrays live in registers, and GCC does not do it at -O2 on its own.
+#define BITNET_UNROLL _Pragma("GCC unroll 16")
+
+// One I2_S block: 128 values in 32 bytes.
+inline constexpr int64_t kI2sBlock = 128;
+inline constexpr int64_t kI2sBlockBytes = 32;
+
+// The absmax floor and scale of quantize_row_i8 (reference section 3.4), in double as the fork
+// computes them. amax is max|x| over the row, NaNs ignored.
+inline float i8_scale(float amax) {
+    const double max = amax > 1e-5 ? (double)amax : 1e-5;
+    return (float)(127.0 / max);
+}
+
+// q = clamp(round_half_even(v), -128, 127) for v = x * s, as the SIMD kernels compute it:
+// nearbyint follows the current rounding mode (round-to-nearest-even by default), as cvtps2dq
+// and fcvtns do. NaN gives -128, the value cvtps2dq (0x80000000) followed by saturating packs
+// produces; +-inf cannot occur since |x * s| <= ~127 whenever s is finite and non-zero.
+inline int8_t round_to_i8(float v) {
+    const float r = std::nearbyint(v);
+    if (r >= 127.0f) return 127;
+    if (r > -128.0f) return (int8_t)r;
+    return -128;
+}
+
+#if defined(__x86_64__)
+float quantize_row_i8_avx2(const float *x, int64_t n, int8_t *q, int32_t *sum);
+void i2s_gemv_avx2(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
+void i2s_gemm_avx2(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
+                   int32_t *out, int64_t ldo);
+void f16_gemv_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
+void f16_gemm_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                   float *y, int64_t ldy);
+
+// AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation and F16 (memory-bound
+// or a negligible share of the time) reuse the AVX2 ones.
+void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
+void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
+                     int32_t *out, int64_t ldo);
+#endif
+
+#if defined(__aarch64__)
+float quantize_row_i8_neon(const float *x, int64_t n, int8_t *q, int32_t *sum);
+void i2s_gemv_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
+void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
+                   int32_t *out, int64_t ldo);
+void f16_gemv_neon(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
+void f16_gemm_neon(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                   float *y, int64_t ldy);
+#endif
+
+}  // namespace bitnet::kernels::detail

@@ -1,0 +1,646 @@
+// Kernel tests: the scalar reference against bitnet-reference.md section 3 and independent
+// re-computations; every SIMD kernel this CPU supports against the scalar reference (bit-exact
+// for integers and int8 quantisation, within rounding for float sums); fp16 conversions against
+// the F16C instructions.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/fp16.h"
+#include "kernels/kernels.h"
+#include "kernels/kernels_isa.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace bitnet::kernels {
+namespace {
+
+constexpr int64_t kIntK[] = {128, 256, 384, 2560, 6912};
+constexpr int64_t kRows[] = {1, 3, 7, 65};
+constexpr int64_t kTok[] = {1, 2, 3, 5, 8, 13};
+
+// ---- data --------------------------------------------------------------------------------------
+
+enum class Codes { Valid, AnyByte };
+
+// n_rows rows of k values. Row r % 6: 0 all -1, 1 all +1, 2 all 0, otherwise random; with
+// Codes::AnyByte the random rows are random bytes, so code 3 occurs as well.
+std::vector<uint8_t> make_weights(int64_t k, int64_t n_rows, Codes codes, std::mt19937 &rng) {
+    const int64_t row_bytes = k / 4;
+    std::vector<uint8_t> w((size_t)(n_rows * row_bytes));
+    std::vector<int8_t> t((size_t)k);
+    for (int64_t r = 0; r < n_rows; ++r) {
+        uint8_t *wr = w.data() + r * row_bytes;
+        switch (r % 6) {
+            case 0: std::memset(wr, 0x00, (size_t)row_bytes); break;
+            case 1: std::memset(wr, 0xAA, (size_t)row_bytes); break;
+            case 2: std::memset(wr, 0x55, (size_t)row_bytes); break;
+            default:
+                if (codes == Codes::AnyByte) {
+                    for (int64_t i = 0; i < row_bytes; ++i) wr[i] = (uint8_t)(rng() & 0xff);
+                } else {
+                    for (auto &v : t) v = (int8_t)((int)(rng() % 3) - 1);
+                    i2s_pack(t.data(), k, wr);
+                }
+        }
+    }
+    return w;
+}
+
+std::vector<int8_t> random_q(int64_t n, std::mt19937 &rng) {
+    std::vector<int8_t> q((size_t)n);
+    for (auto &v : q) v = (int8_t)(int)(rng() % 256 - 128);
+    return q;
+}
+
+// sum_k t_k q_k from unpacked values: independent of every gemv implementation.
+int32_t naive_dot(const uint8_t *w, int64_t k, const int8_t *q) {
+    std::vector<int8_t> t((size_t)k);
+    i2s_unpack(w, k, t.data());
+    int32_t acc = 0;
+    for (int64_t i = 0; i < k; ++i) acc += t[i] * q[i];
+    return acc;
+}
+
+// ---- scalar reference: worked example and layout (reference sections 3.1, 3.2, 3.6) ---------
+
+TEST(I2sReference, WorkedExample) {
+    std::vector<int8_t> t(128);
+    for (int j = 0; j < 128; ++j) {
+        if (j < 32) t[j] = 1;
+        else if (j < 64) t[j] = 0;
+        else if (j < 96) t[j] = -1;
+        else t[j] = (j % 2 == 0) ? 1 : -1;
+    }
+    uint8_t w[32];
+    i2s_pack(t.data(), 128, w);
+    for (int p = 0; p < 32; ++p) EXPECT_EQ(w[p], p % 2 == 0 ? 0x92 : 0x90) << "byte " << p;
+    // Decode check: j = 97 -> byte 1 (0x90), group 3, (0x90 >> 0) & 3 = 0 -> -1.
+    std::vector<int8_t> back(128);
+    i2s_unpack(w, 128, back.data());
+    EXPECT_EQ(back[97], -1);
+    EXPECT_EQ(back, t);
+
+    std::vector<float> x(128);
+    for (int j = 0; j < 128; ++j) x[j] = j < 64 ? 1.0f : 0.5f;
+    std::vector<int8_t> q(128);
+    int32_t qsum = 0;
+    const float s = quantize_row_i8_scalar(x.data(), 128, q.data(), &qsum);
+    EXPECT_EQ(s, 127.0f);
+    for (int j = 0; j < 128; ++j) EXPECT_EQ(q[j], j < 64 ? 127 : 64) << j;  // 63.5 -> 64 (even)
+    EXPECT_EQ(qsum, 12224);
+
+    int32_t dot = 0;
+    i2s_gemv_scalar(w, 128, 1, q.data(), &dot);
+    EXPECT_EQ(dot, 2016);  // S - sum(q) = 14240 - 12224
+    const float y = (float)dot / s * 0.8125f;
+    EXPECT_EQ(y, 2016.0f / 127.0f * 0.8125f);
+    EXPECT_NEAR(y, 12.8976, 1e-4);
+}
+
+TEST(I2sReference, PackedBytes) {
+    std::vector<int8_t> t(128);
+    uint8_t w[32];
+    for (int8_t v : {-1, 0, 1}) {
+        std::fill(t.begin(), t.end(), v);
+        i2s_pack(t.data(), 128, w);
+        const uint8_t want = v == -1 ? 0x00 : v == 0 ? 0x55 : 0xAA;
+        for (uint8_t b : w) ASSERT_EQ(b, want) << "value " << (int)v;
+    }
+    // One value per position: value j lands in byte j % 32, bits 7-2g..6-2g, g = j / 32.
+    for (int j = 0; j < 128; ++j) {
+        std::fill(t.begin(), t.end(), -1);
+        t[j] = 1;
+        i2s_pack(t.data(), 128, w);
+        for (int p = 0; p < 32; ++p) {
+            const uint8_t want = p == j % 32 ? (uint8_t)(2 << (6 - 2 * (j / 32))) : 0;
+            ASSERT_EQ(w[p], want) << "j " << j << " byte " << p;
+        }
+    }
+}
+
+TEST(I2sReference, PackUnpackRoundTrip) {
+    std::mt19937 rng(1);
+    for (int64_t n : {128, 256, 384, 2560 * 3}) {
+        std::vector<int8_t> t((size_t)n), back((size_t)n);
+        for (auto &v : t) v = (int8_t)((int)(rng() % 3) - 1);
+        std::vector<uint8_t> w((size_t)(n / 4));
+        i2s_pack(t.data(), n, w.data());
+        i2s_unpack(w.data(), n, back.data());
+        EXPECT_EQ(back, t) << "n " << n;
+    }
+    // Code 3 never occurs in valid data; it decodes to code - 1 = 2.
+    std::vector<uint8_t> w3(32, 0xFF);
+    std::vector<int8_t> t3(128);
+    i2s_unpack(w3.data(), 128, t3.data());
+    for (int8_t v : t3) EXPECT_EQ(v, 2);
+}
+
+TEST(I2sReference, GemvMatchesUnpackedDot) {
+    std::mt19937 rng(2);
+    for (int64_t k : kIntK) {
+        const int64_t n_rows = 13;
+        const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
+        const auto q = random_q(k, rng);
+        std::vector<int32_t> out((size_t)n_rows);
+        i2s_gemv_scalar(w.data(), k, n_rows, q.data(), out.data());
+        for (int64_t r = 0; r < n_rows; ++r) {
+            EXPECT_EQ(out[r], naive_dot(w.data() + r * (k / 4), k, q.data())) << k << " " << r;
+        }
+    }
+}
+
+TEST(I2sReference, ExtremeSumsNeedInt32) {
+    const int64_t k = 6912;
+    std::vector<uint8_t> w(3 * k / 4);
+    std::memset(w.data(), 0x00, (size_t)k / 4);              // all -1
+    std::memset(w.data() + k / 4, 0xAA, (size_t)k / 4);      // all +1
+    std::memset(w.data() + 2 * k / 4, 0xFF, (size_t)k / 4);  // all code 3 (decodes to 2)
+    std::vector<int8_t> q((size_t)k, -128);
+    int32_t out[3];
+    i2s_gemv_scalar(w.data(), k, 3, q.data(), out);
+    EXPECT_EQ(out[0], 128 * k);
+    EXPECT_EQ(out[1], -128 * k);
+    EXPECT_EQ(out[2], -256 * k);
+}
+
+TEST(I2sReference, GemmIsGemvPerToken) {
+    std::mt19937 rng(3);
+    const int64_t k = 384, n_rows = 7, n_tok = 5, ldo = 9;
+    const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
+    const auto q = random_q(k * n_tok, rng);
+    std::vector<int32_t> out((size_t)(n_tok * ldo), 12345);
+    i2s_gemm_scalar(w.data(), k, n_rows, q.data(), n_tok, out.data(), ldo);
+    for (int64_t j = 0; j < n_tok; ++j) {
+        std::vector<int32_t> one((size_t)n_rows);
+        i2s_gemv_scalar(w.data(), k, n_rows, q.data() + j * k, one.data());
+        for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(out[j * ldo + r], one[r]);
+        for (int64_t r = n_rows; r < ldo; ++r) EXPECT_EQ(out[j * ldo + r], 12345) << "padding";
+    }
+}
+
+// ---- scalar reference: activation quantisation (reference section 3.4) ----------------------
+
+TEST(QuantizeReference, HalfwayCasesRoundToEven) {
+    // max = 127 gives s = 1, so x * s = x exactly.
+    const std::vector<float> x = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 126.5f, -126.5f,
+                                  3.5f, 0.49999997f, -127.0f};
+    const std::vector<int8_t> want = {127, 0, 2, 2, 0, -2, -2, 126, -126, 4, 0, -127};
+    std::vector<int8_t> q(x.size());
+    int32_t sum = 0;
+    const float s = quantize_row_i8_scalar(x.data(), (int64_t)x.size(), q.data(), &sum);
+    EXPECT_EQ(s, 1.0f);
+    EXPECT_EQ(q, want);
+    int32_t want_sum = 0;
+    for (int8_t v : want) want_sum += v;
+    EXPECT_EQ(sum, want_sum);
+}
+
+TEST(QuantizeReference, RoundAndClamp) {
+    // x * s never leaves [-127.5, 127.5] for finite rows, but the clamp and the half-even rule
+    // are part of the definition (the SIMD packs saturate the same way).
+    EXPECT_EQ(detail::round_to_i8(127.5f), 127);  // 128 (even) -> clamped
+    EXPECT_EQ(detail::round_to_i8(200.0f), 127);
+    EXPECT_EQ(detail::round_to_i8(-128.5f), -128);
+    EXPECT_EQ(detail::round_to_i8(-1e30f), -128);
+    EXPECT_EQ(detail::round_to_i8(-127.5f), -128);
+    EXPECT_EQ(detail::round_to_i8(126.5f), 126);
+    EXPECT_EQ(detail::round_to_i8(-0.5f), 0);
+    EXPECT_EQ(detail::round_to_i8(std::numeric_limits<float>::quiet_NaN()), -128);
+}
+
+TEST(QuantizeReference, ZeroRowUsesFloor) {
+    std::vector<float> x(100, 0.0f);
+    std::vector<int8_t> q(100, 7);
+    int32_t sum = 1;
+    const float s = quantize_row_i8_scalar(x.data(), 100, q.data(), &sum);
+    EXPECT_EQ(s, 12700000.0f);  // (float)(127 / 1e-5)
+    for (int8_t v : q) EXPECT_EQ(v, 0);
+    EXPECT_EQ(sum, 0);
+
+    // Below the floor the scale stays 127 / 1e-5: 1e-6 -> 12.7 -> 13.
+    x[0] = 1e-6f;
+    x[1] = -9e-6f;
+    quantize_row_i8_scalar(x.data(), 100, q.data(), &sum);
+    EXPECT_EQ(q[0], 13);
+    EXPECT_EQ(q[1], -114);
+}
+
+TEST(QuantizeReference, MatchesDefinition) {
+    std::mt19937 rng(4);
+    std::normal_distribution<float> dist(0.0f, 3.0f);
+    std::vector<float> x(2560);
+    for (auto &v : x) v = dist(rng);
+    std::vector<int8_t> q(x.size());
+    int32_t sum = 0;
+    const float s = quantize_row_i8_scalar(x.data(), (int64_t)x.size(), q.data(), &sum);
+    double max = 1e-5;
+    for (float v : x) max = std::max(max, (double)std::fabs(v));
+    EXPECT_EQ(s, (float)(127.0 / max));
+    int32_t want_sum = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+        const float prod = x[i] * s;
+        // nearest_int of the fork: add 1.5 * 2^23 and read the mantissa.
+        const float shifted = prod + 12582912.0f;
+        int32_t bits;
+        std::memcpy(&bits, &shifted, 4);
+        const int32_t want = std::clamp((bits & 0x007fffff) - 0x00400000, -128, 127);
+        ASSERT_EQ(q[i], want) << i;
+        want_sum += want;
+    }
+    EXPECT_EQ(sum, want_sum);
+}
+
+// ---- F16 reference ---------------------------------------------------------------------------
+
+TEST(F16Reference, SmallIntegersAreExact) {
+    const int64_t k = 37, n_rows = 3;
+    std::vector<uint16_t> w((size_t)(k * n_rows));
+    std::vector<float> x((size_t)k);
+    std::vector<double> want((size_t)n_rows, 0.0);
+    for (int64_t r = 0; r < n_rows; ++r) {
+        for (int64_t i = 0; i < k; ++i) {
+            const float v = (float)((r + i) % 7) - 3.0f;
+            w[r * k + i] = f32_to_f16(v);
+            x[i] = (float)(i % 5) - 2.0f;
+            want[r] += (double)v * x[i];
+        }
+    }
+    std::vector<float> y((size_t)n_rows);
+    f16_gemv_scalar(w.data(), k, n_rows, x.data(), y.data());
+    for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(y[r], (float)want[r]);
+}
+
+// ---- SIMD kernels against the scalar reference ------------------------------------------------
+
+std::vector<Isa> simd_isas() {
+#if defined(__x86_64__)
+    return {Isa::Avx2, Isa::Avx512};
+#elif defined(__aarch64__)
+    return {Isa::Neon};
+#else
+    return {};
+#endif
+}
+
+class KernelIsa : public ::testing::TestWithParam<Isa> {
+protected:
+    void SetUp() override {
+        if (!isa_supported(GetParam())) {
+            GTEST_SKIP() << isa_name(GetParam()) << " is not supported on this CPU";
+        }
+    }
+    const KernelTable &kt() const { return table(GetParam()); }
+};
+
+TEST_P(KernelIsa, TableIsa) { EXPECT_EQ(kt().isa, GetParam()); }
+
+TEST_P(KernelIsa, GemvMatchesScalar) {
+    std::mt19937 rng(10);
+    for (Codes codes : {Codes::Valid, Codes::AnyByte}) {
+        for (int64_t k : kIntK) {
+            for (int64_t n_rows : kRows) {
+                const auto w = make_weights(k, n_rows + 6, codes, rng);
+                const auto q = random_q(k, rng);
+                // Start at row 3 as well, so that every row pattern meets every tile position.
+                for (int64_t r0 : {0, 3}) {
+                    const uint8_t *wr = w.data() + r0 * (k / 4);
+                    std::vector<int32_t> want((size_t)n_rows), got((size_t)n_rows + 1, 777);
+                    i2s_gemv_scalar(wr, k, n_rows, q.data(), want.data());
+                    kt().i2s_gemv(wr, k, n_rows, q.data(), got.data());
+                    for (int64_t r = 0; r < n_rows; ++r) {
+                        ASSERT_EQ(got[r], want[r]) << "k " << k << " rows " << n_rows << " r " << r;
+                    }
+                    EXPECT_EQ(got[n_rows], 777) << "wrote past the end";
+                }
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, GemmMatchesScalar) {
+    std::mt19937 rng(11);
+    for (int64_t k : kIntK) {
+        for (int64_t n_rows : kRows) {
+            for (int64_t n_tok : kTok) {
+                const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
+                const auto q = random_q(k * n_tok, rng);
+                const int64_t ldo = n_rows + 2;
+                std::vector<int32_t> want((size_t)(n_tok * ldo), -5), got(want.size(), -5);
+                i2s_gemm_scalar(w.data(), k, n_rows, q.data(), n_tok, want.data(), ldo);
+                kt().i2s_gemm(w.data(), k, n_rows, q.data(), n_tok, got.data(), ldo);
+                ASSERT_EQ(got, want) << "k " << k << " rows " << n_rows << " n_tok " << n_tok;
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, ExtremeActivationsDoNotOverflow) {
+    const int64_t k = 6912, n_rows = 5;
+    std::vector<uint8_t> w((size_t)(n_rows * k / 4));
+    const uint8_t fill[n_rows] = {0x00, 0xAA, 0xFF, 0x55, 0xA0};
+    for (int64_t r = 0; r < n_rows; ++r) std::memset(w.data() + r * k / 4, fill[r], (size_t)k / 4);
+    std::vector<int8_t> q((size_t)(3 * k));
+    for (int64_t i = 0; i < k; ++i) {
+        q[i] = -128;
+        q[k + i] = 127;
+        q[2 * k + i] = (i % 2) ? 127 : -128;
+    }
+    std::vector<int32_t> want(3 * n_rows), got(3 * n_rows);
+    i2s_gemm_scalar(w.data(), k, n_rows, q.data(), 3, want.data(), n_rows);
+    kt().i2s_gemm(w.data(), k, n_rows, q.data(), 3, got.data(), n_rows);
+    EXPECT_EQ(got, want);
+    EXPECT_EQ(want[0], 128 * k);
+    EXPECT_EQ(want[2], -256 * k);
+    for (int j = 0; j < 3; ++j) {
+        kt().i2s_gemv(w.data(), k, n_rows, q.data() + j * k, got.data());
+        for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(got[r], want[j * n_rows + r]) << j << r;
+    }
+}
+
+void expect_quantize_equal(const KernelTable &kt, const std::vector<float> &x,
+                           const std::string &what) {
+    const int64_t n = (int64_t)x.size();
+    std::vector<int8_t> want((size_t)n + 1, 99), got((size_t)n + 1, 99);
+    int32_t want_sum = 0, got_sum = 0;
+    const float want_s = quantize_row_i8_scalar(x.data(), n, want.data(), &want_sum);
+    const float got_s = kt.quantize_row_i8(x.data(), n, got.data(), &got_sum);
+    ASSERT_EQ(std::memcmp(&got_s, &want_s, 4), 0) << what << ": s " << got_s << " vs " << want_s;
+    ASSERT_EQ(got, want) << what;  // includes the untouched byte past the end
+    ASSERT_EQ(got_sum, want_sum) << what;
+}
+
+TEST_P(KernelIsa, QuantizeMatchesScalar) {
+    std::mt19937 rng(12);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+    for (int64_t n : {1, 2, 7, 8, 15, 16, 31, 32, 33, 63, 64, 100, 128, 129, 255, 384, 2560, 6912}) {
+        std::vector<float> x((size_t)n);
+        for (auto &v : x) v = normal(rng);
+        expect_quantize_equal(kt(), x, "normal n=" + std::to_string(n));
+        for (auto &v : x) v = uniform(rng) * 1e3f;
+        expect_quantize_equal(kt(), x, "uniform n=" + std::to_string(n));
+        // Heavy tails: one outlier dominates.
+        x[(size_t)(rng() % n)] = 5e4f;
+        expect_quantize_equal(kt(), x, "outlier n=" + std::to_string(n));
+        std::fill(x.begin(), x.end(), 0.0f);
+        expect_quantize_equal(kt(), x, "zeros n=" + std::to_string(n));
+        for (auto &v : x) v = normal(rng) * 1e-7f;  // below the 1e-5 floor
+        expect_quantize_equal(kt(), x, "tiny n=" + std::to_string(n));
+        for (auto &v : x) v = normal(rng) * 1e37f;
+        expect_quantize_equal(kt(), x, "huge n=" + std::to_string(n));
+    }
+}
+
+TEST_P(KernelIsa, QuantizeHalfwayCases) {
+    // max 127 -> s = 1: every x + 0.5 is a tie, at every vector position and in the tail.
+    for (int64_t n : {40, 77, 256}) {
+        std::vector<float> x((size_t)n);
+        for (int64_t i = 0; i < n; ++i) x[i] = (float)(i % 254 - 127) + 0.5f;
+        x[n / 2] = 127.0f;
+        expect_quantize_equal(kt(), x, "ties n=" + std::to_string(n));
+    }
+    // With s != 1: pick x so that x * s is a tie exactly. s = (float)(127 / 100).
+    std::vector<float> x(67);
+    x[0] = 100.0f;
+    const float s = (float)(127.0 / 100.0);
+    int ties = 0;
+    for (size_t i = 1; i < x.size(); ++i) {
+        const float target = (float)i - 33.5f;
+        const float xi = target / s;
+        x[i] = xi;
+        if (xi * s == target) ++ties;
+    }
+    EXPECT_GT(ties, 0);
+    expect_quantize_equal(kt(), x, "ties with s != 1");
+}
+
+TEST_P(KernelIsa, QuantizeNonFiniteAgrees) {
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int64_t n : {5, 40, 100}) {
+        std::vector<float> x((size_t)n);
+        for (int64_t i = 0; i < n; ++i) x[i] = (float)i - 20.0f;
+        x[3] = nan;
+        x[n - 1] = nan;  // in the tail for n = 5, 40, 100
+        expect_quantize_equal(kt(), x, "nan n=" + std::to_string(n));
+        x[4] = inf;
+        expect_quantize_equal(kt(), x, "nan+inf n=" + std::to_string(n));
+    }
+}
+
+// F16: float sums may differ from the scalar order; compare to a double reference, within the
+// worst-case bound of float summation, (k + 8) * 2^-24 * sum |w x| (+ the reference's own
+// float rounding of y).
+void expect_f16_close(const std::vector<float> &got, const std::vector<double> &ref,
+                      const std::vector<double> &abs_sum, int64_t k, const std::string &what) {
+    for (size_t i = 0; i < got.size(); ++i) {
+        const double tol = (double)(k + 9) * std::ldexp(1.0, -24) * abs_sum[i] + 1e-30;
+        ASSERT_NEAR(got[i], ref[i], tol) << what << " at " << i;
+    }
+}
+
+TEST_P(KernelIsa, F16GemvGemmMatchReference) {
+    std::mt19937 rng(13);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    for (int64_t k : {1, 3, 8, 17, 64, 128, 255, 2560, 2565}) {
+        for (int64_t n_rows : {1, 3, 5, 7, 65}) {
+            std::vector<uint16_t> w((size_t)(k * n_rows));
+            for (auto &v : w) v = f32_to_f16(normal(rng) * 0.05f);
+            const int64_t max_tok = 5;
+            std::vector<float> x((size_t)(k * max_tok));
+            for (auto &v : x) v = normal(rng);
+            std::vector<double> ref((size_t)(n_rows * max_tok)), abs_sum(ref.size());
+            for (int64_t j = 0; j < max_tok; ++j) {
+                for (int64_t r = 0; r < n_rows; ++r) {
+                    double s = 0, a = 0;
+                    for (int64_t i = 0; i < k; ++i) {
+                        const double p = (double)f16_to_f32(w[r * k + i]) * x[j * k + i];
+                        s += p;
+                        a += std::fabs(p);
+                    }
+                    ref[j * n_rows + r] = s;
+                    abs_sum[j * n_rows + r] = a;
+                }
+            }
+            const std::string shape = "k " + std::to_string(k) + " rows " + std::to_string(n_rows);
+            std::vector<float> y((size_t)n_rows + 1, 42.0f);
+            kt().f16_gemv(w.data(), k, n_rows, x.data(), y.data());
+            EXPECT_EQ(y[n_rows], 42.0f) << "wrote past the end";
+            y.pop_back();
+            expect_f16_close(y, {ref.begin(), ref.begin() + n_rows},
+                             {abs_sum.begin(), abs_sum.begin() + n_rows}, k, "gemv " + shape);
+            for (int64_t n_tok : {1, 2, 3, 5}) {
+                const int64_t ldy = n_rows + 1;
+                std::vector<float> yg((size_t)(n_tok * ldy), 42.0f), got, want, tol;
+                kt().f16_gemm(w.data(), k, n_rows, x.data(), n_tok, yg.data(), ldy);
+                std::vector<double> r2, a2;
+                for (int64_t j = 0; j < n_tok; ++j) {
+                    EXPECT_EQ(yg[j * ldy + n_rows], 42.0f) << "padding";
+                    for (int64_t r = 0; r < n_rows; ++r) {
+                        got.push_back(yg[j * ldy + r]);
+                        r2.push_back(ref[j * n_rows + r]);
+                        a2.push_back(abs_sum[j * n_rows + r]);
+                    }
+                }
+                expect_f16_close(got, r2, a2, k, "gemm " + shape + " n_tok " + std::to_string(n_tok));
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, F16SmallIntegersAreExact) {
+    // Products and partial sums are exact in float, so any summation order gives the same y:
+    // this catches indexing mistakes that the tolerance above could hide.
+    for (int64_t k : {5, 8, 33, 2561}) {
+        const int64_t n_rows = 9, n_tok = 3;
+        std::vector<uint16_t> w((size_t)(k * n_rows));
+        std::vector<float> x((size_t)(k * n_tok));
+        for (size_t i = 0; i < w.size(); ++i) w[i] = f32_to_f16((float)((i * 7) % 9) - 4.0f);
+        for (size_t i = 0; i < x.size(); ++i) x[i] = (float)((i * 5) % 11) - 5.0f;
+        std::vector<float> want((size_t)(n_rows * n_tok)), got(want.size());
+        f16_gemm_scalar(w.data(), k, n_rows, x.data(), n_tok, want.data(), n_rows);
+        kt().f16_gemm(w.data(), k, n_rows, x.data(), n_tok, got.data(), n_rows);
+        EXPECT_EQ(got, want) << "gemm k " << k;
+        kt().f16_gemv(w.data(), k, n_rows, x.data(), got.data());
+        for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(got[r], want[r]) << "gemv k " << k;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Simd, KernelIsa, ::testing::ValuesIn(simd_isas()),
+                         [](const ::testing::TestParamInfo<Isa> &info) {
+                             return std::string(isa_name(info.param));
+                         });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelIsa);
+
+// ---- dispatch ---------------------------------------------------------------------------------
+
+TEST(Dispatch, ScalarTable) {
+    EXPECT_TRUE(isa_supported(Isa::Scalar));
+    const KernelTable &t = table(Isa::Scalar);
+    EXPECT_EQ(t.isa, Isa::Scalar);
+    EXPECT_EQ(t.i2s_gemv, &i2s_gemv_scalar);
+    EXPECT_EQ(t.quantize_row_i8, &quantize_row_i8_scalar);
+}
+
+TEST(Dispatch, NamesAndSupport) {
+    EXPECT_STREQ(isa_name(Isa::Scalar), "scalar");
+    EXPECT_STREQ(isa_name(Isa::Avx2), "avx2");
+    EXPECT_STREQ(isa_name(Isa::Avx512), "avx512");
+    EXPECT_STREQ(isa_name(Isa::Neon), "neon");
+#if defined(__x86_64__)
+    EXPECT_FALSE(isa_supported(Isa::Neon));
+    if (isa_supported(Isa::Avx512)) {
+        EXPECT_TRUE(isa_supported(Isa::Avx2));
+    }
+#elif defined(__aarch64__)
+    EXPECT_FALSE(isa_supported(Isa::Avx2));
+    EXPECT_FALSE(isa_supported(Isa::Avx512));
+#endif
+    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+        if (!isa_supported(isa)) {
+            EXPECT_THROW(table(isa), std::invalid_argument) << isa_name(isa);
+        }
+    }
+    EXPECT_TRUE(isa_supported(active().isa));
+}
+
+TEST(Dispatch, EnvOverride) {
+    const char *old = std::getenv("BITNET_ISA");
+    const std::string saved = old ? old : "";
+    unsetenv("BITNET_ISA");
+    const Isa best = best_isa();
+    EXPECT_TRUE(isa_supported(best));
+    setenv("BITNET_ISA", "scalar", 1);
+    EXPECT_EQ(best_isa(), Isa::Scalar);
+    setenv("BITNET_ISA", "no-such-isa", 1);
+    EXPECT_EQ(best_isa(), best);
+    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+        setenv("BITNET_ISA", isa_name(isa), 1);
+        EXPECT_EQ(best_isa(), isa_supported(isa) ? isa : best) << isa_name(isa);
+    }
+    if (old) setenv("BITNET_ISA", saved.c_str(), 1);
+    else unsetenv("BITNET_ISA");
+}
+
+// ---- fp16 conversions (lib/common/fp16.h) against the F16C instructions -----------------------
+
+#if defined(__x86_64__)
+__attribute__((target("f16c"))) float hw_f16_to_f32(uint16_t h) { return _cvtsh_ss(h); }
+__attribute__((target("f16c"))) uint16_t hw_f32_to_f16(float f) {
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+
+uint32_t bits_of(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+float float_of(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+class Fp16 : public ::testing::Test {
+protected:
+    void SetUp() override {
+        // The AVX2 kernels require F16C, so their ISA check covers it.
+        if (!isa_supported(Isa::Avx2)) GTEST_SKIP() << "no F16C on this CPU";
+    }
+};
+
+TEST_F(Fp16, AllHalvesToFloat) {
+    for (uint32_t h = 0; h < 65536; ++h) {
+        ASSERT_EQ(bits_of(f16_to_f32((uint16_t)h)), bits_of(hw_f16_to_f32((uint16_t)h)))
+            << std::hex << "half 0x" << h;
+    }
+}
+
+TEST_F(Fp16, FloatToHalf) {
+    std::vector<uint32_t> inputs;
+    for (uint32_t h = 0; h < 65536; ++h) {
+        // Every half exactly, the midpoints (ties) to the next half, and one float ulp either side.
+        const uint32_t f = bits_of(hw_f16_to_f32((uint16_t)h));
+        const uint32_t next = bits_of(hw_f16_to_f32((uint16_t)(h + 1)));
+        inputs.push_back(f);
+        if ((h & 0x7c00) != 0x7c00 && (h & 0x7fff) != 0x7bff && (h & 0x7fff) != 0x7fff) {
+            const float mid = (float_of(f) + float_of(next)) / 2;  // exact: halves have 11 bits
+            for (int d = -1; d <= 1; ++d) inputs.push_back(bits_of(mid) + (uint32_t)d);
+        }
+    }
+    // Around the overflow threshold 65520 and below the smallest subnormal 2^-24.
+    for (float f : {65504.0f, 65519.0f, 65520.0f, 65536.0f, 1e9f, 5.9604645e-08f, 2.9802322e-08f,
+                    2.9802326e-08f, 2.9802319e-08f, 1e-10f, 1e-45f}) {
+        inputs.push_back(bits_of(f));
+        inputs.push_back(bits_of(f) + 1);
+        inputs.push_back(bits_of(f) - 1);
+    }
+    // A stride through all floats (both signs, subnormals, infinities, NaNs with payloads).
+    for (uint64_t u = 0; u <= 0xffffffffull; u += 4099) inputs.push_back((uint32_t)u);
+    for (uint32_t u : {0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffbfffffu,
+                       0x7fa02000u}) {
+        inputs.push_back(u);
+    }
+    size_t bad = 0;
+    for (uint32_t u : inputs) {
+        const float f = float_of(u);
+        const uint16_t got = f32_to_f16(f), want = hw_f32_to_f16(f);
+        if (got != want && ++bad <= 10) {
+            ADD_FAILURE() << std::hex << "float 0x" << u << ": 0x" << got << " vs F16C 0x" << want;
+        }
+    }
+    EXPECT_EQ(bad, 0u) << "of " << inputs.size();
+}
+#endif
+
+}  // namespace
+}  // namespace bitnet::kernels
