@@ -2,13 +2,17 @@
 //   gemv:     "GB/s"  = weight bytes read per second (the decode-time bound)
 //   gemm:     "GOP/s" = 2 * k * rows * n_tok per second
 //   quantize: "GB/s"  = float32 activations read per second
+//   q8_gemv:  "GB/s"  = int8 weights + block scales read per second (1.125 bytes per weight)
+//   attention (k = head_dim 128, rows = cached positions, 4 query heads per KV head):
+//             scores f16/f32_gemm4 and weighted sums f16/f32_wsum4, "GOP/s" = 2 * k * rows * 4
 // The I2_S matrices (1.6-4.4 MB) stay in the last-level cache between iterations; the F16 LM
-// head (656 MB) does not, so it measures memory bandwidth.
+// head (656 MB) and the Q8 one (369 MB) do not, so they measure memory bandwidth.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/fp16.h"
@@ -65,6 +69,38 @@ const std::vector<uint16_t> &f16_weights(size_t n) {
         }
     }
     return w;
+}
+
+const std::vector<float> &f32_weights(size_t n) {
+    static std::vector<float> w;
+    if (w.size() < n) {
+        w.resize(n);
+        uint32_t s = 54321;
+        for (auto &e : w) {
+            s = s * 1664525u + 1013904223u;
+            e = (float)((int32_t)s >> 8) * 1e-7f;
+        }
+    }
+    return w;
+}
+
+// Q8 LM head: int8 weights and one scale per 32-value block.
+struct Q8Weights {
+    std::vector<int8_t> w;
+    std::vector<float> scale;
+};
+const Q8Weights &q8_weights(int64_t k, int64_t rows) {
+    static Q8Weights q;
+    if ((int64_t)q.w.size() < k * rows) {
+        q.w.resize((size_t)(k * rows));
+        uint32_t s = 777;
+        for (auto &e : q.w) {
+            s = s * 1664525u + 1013904223u;
+            e = (int8_t)(s >> 24);
+        }
+        q.scale.assign((size_t)(k * rows / kQ8Block), 1.0f / 127);
+    }
+    return q;
 }
 
 void i2s_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
@@ -140,6 +176,86 @@ void quantize(benchmark::State &state, Isa isa, int64_t k) {
                                                 benchmark::Counter::kIsRate);
 }
 
+void q8_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows, int64_t n_tok) {
+    const KernelTable &kt = table(isa);
+    const Q8Weights &q = q8_weights(k, rows);
+    const float *x = f32_activations().data();
+    std::vector<float> y((size_t)(rows * n_tok));
+    for (auto _ : state) {
+        kt.q8_gemm(q.w.data(), q.scale.data(), k, rows, x, n_tok, y.data(), rows);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    if (n_tok == 1) {
+        const double bytes = (double)rows * (double)k * (1.0 + 4.0 / kQ8Block);
+        state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * bytes / 1e9,
+                                                    benchmark::Counter::kIsRate);
+    } else {
+        const double ops = 2.0 * (double)k * (double)rows * (double)n_tok;
+        state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
+                                                     benchmark::Counter::kIsRate);
+    }
+}
+
+// Attention for one KV head: scores of 4 query heads against rows cached keys (f16/f32_gemm)
+// and the weighted sum of rows cached values (f16/f32_wsum).
+constexpr int64_t kHeads = 4;
+
+template <typename T>
+void attn_scores(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+    const KernelTable &kt = table(isa);
+    const float *x = f32_activations().data();
+    std::vector<float> y((size_t)(rows * kHeads));
+    for (auto _ : state) {
+        if constexpr (std::is_same_v<T, float>) {
+            kt.f32_gemm(f32_weights((size_t)(k * rows)).data(), k, rows, x, kHeads, y.data(), rows);
+        } else {
+            kt.f16_gemm(f16_weights((size_t)(k * rows)).data(), k, rows, x, kHeads, y.data(), rows);
+        }
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    const double ops = 2.0 * (double)k * (double)rows * kHeads;
+    state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+template <typename T>
+void attn_wsum(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+    const KernelTable &kt = table(isa);
+    // Softmax-like weights: positive, summing to about 1.
+    std::vector<float> p((size_t)(rows * kHeads));
+    for (size_t i = 0; i < p.size(); ++i) p[i] = (float)(1 + i % 7) / (4.0f * (float)rows);
+    std::vector<float> out((size_t)(k * kHeads));
+    for (auto _ : state) {
+        if constexpr (std::is_same_v<T, float>) {
+            kt.f32_wsum(f32_weights((size_t)(k * rows)).data(), k, rows, p.data(), kHeads, rows,
+                        out.data(), k);
+        } else {
+            kt.f16_wsum(f16_weights((size_t)(k * rows)).data(), k, rows, p.data(), kHeads, rows,
+                        out.data(), k);
+        }
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const double ops = 2.0 * (double)k * (double)rows * kHeads;
+    state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+void f32_to_f16(benchmark::State &state, Isa isa, int64_t n) {
+    const KernelTable &kt = table(isa);
+    const float *x = f32_activations().data();
+    std::vector<uint16_t> y((size_t)n);
+    for (auto _ : state) {
+        kt.f32_to_f16(x, y.data(), n);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * 4.0 * (double)n / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
 std::string name(const char *kernel, Isa isa, int64_t k, int64_t rows = 0) {
     std::string s = std::string(kernel) + "/" + isa_name(isa) + "/k:" + std::to_string(k);
     if (rows > 0) s += "/rows:" + std::to_string(rows);
@@ -169,6 +285,26 @@ const bool registered = [] {
             benchmark::RegisterBenchmark(name("quantize_i8", isa, k).c_str(), quantize, isa, k)
                 ->Unit(benchmark::kMicrosecond);
         }
+        benchmark::RegisterBenchmark(name("q8_gemv", isa, 2560, 128256).c_str(), q8_gemm, isa,
+                                     2560, 128256, 1)->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(name("q8_gemm64", isa, 2560, 2560).c_str(), q8_gemm, isa,
+                                     2560, 2560, kGemmTokens)->Unit(benchmark::kMillisecond);
+        for (int64_t rows : {512, 4096}) {
+            benchmark::RegisterBenchmark(name("f16_gemm4", isa, 128, rows).c_str(),
+                                         attn_scores<uint16_t>, isa, 128, rows)
+                ->Unit(benchmark::kMicrosecond);
+            benchmark::RegisterBenchmark(name("f32_gemm4", isa, 128, rows).c_str(),
+                                         attn_scores<float>, isa, 128, rows)
+                ->Unit(benchmark::kMicrosecond);
+            benchmark::RegisterBenchmark(name("f16_wsum4", isa, 128, rows).c_str(),
+                                         attn_wsum<uint16_t>, isa, 128, rows)
+                ->Unit(benchmark::kMicrosecond);
+            benchmark::RegisterBenchmark(name("f32_wsum4", isa, 128, rows).c_str(),
+                                         attn_wsum<float>, isa, 128, rows)
+                ->Unit(benchmark::kMicrosecond);
+        }
+        benchmark::RegisterBenchmark(name("f32_to_f16", isa, 640).c_str(), f32_to_f16, isa, 640)
+            ->Unit(benchmark::kNanosecond);
     }
     return true;
 }();

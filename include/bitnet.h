@@ -292,7 +292,8 @@ typedef struct bitnet_context_params {
     uint32_t n_ctx;     /**< KV cache size in tokens; 0 (default) = min(training length, 4096). */
     int32_t n_threads;  /**< Worker threads; 0 (default) = number of physical cores. */
     int32_t n_batch;    /**< Max tokens per forward chunk during prefill; 0 = 512. */
-    uint64_t seed;      /**< Seed of the context's default sampler RNG (bitnet_generate). */
+    uint64_t seed;      /**< Seed used by bitnet_generate when sampling.seed is
+                             BITNET_SEED_DEFAULT (see there). Default 0. */
     int kv_type;        /**< A bitnet_kv_type; default BITNET_KV_F16. */
 } bitnet_context_params;
 
@@ -308,6 +309,13 @@ BITNET_API bitnet_context_params bitnet_context_default_params(void);
 BITNET_API bitnet_status bitnet_context_new(bitnet_model *model,
                                             const bitnet_context_params *params,
                                             bitnet_context **out);
+
+/**
+ * Returns a new handle to the model a context uses (the same loaded model, reference counted):
+ * free it with bitnet_model_free. Lets bindings reach the tokenizer from a context alone.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx/out); BITNET_ERR_OUT_OF_MEMORY.
+ */
+BITNET_API bitnet_status bitnet_context_get_model(const bitnet_context *ctx, bitnet_model **out);
 
 /** Frees a context (and its model reference). NULL is a no-op. */
 BITNET_API void bitnet_context_free(bitnet_context *ctx);
@@ -367,6 +375,14 @@ BITNET_API int32_t bitnet_n_logits(const bitnet_context *ctx);
 /* ------------------------------------------------------------------------------------------ */
 
 /**
+ * Sampling seed meaning "not chosen by the caller": bitnet_generate then derives the seed from
+ * the context's seed (bitnet_context_params.seed) and the number of bitnet_generate calls made
+ * on the context so far, so successive calls differ but a run is reproducible for a given
+ * context seed. Elsewhere (bitnet_sampler_new) it is an ordinary seed value.
+ */
+#define BITNET_SEED_DEFAULT UINT64_MAX
+
+/**
  * Sampling parameters. Order of application (as llama.cpp): repetition penalty, then greedy if
  * temperature <= 0, else top-k, top-p, min-p, temperature, then a draw from the softmax.
  */
@@ -378,7 +394,8 @@ typedef struct bitnet_sampling_params {
     float min_p;           /**< Drop tokens with prob < min_p * max prob; 0 disables. Default 0.05. */
     float repeat_penalty;  /**< CTRL-style penalty on recent tokens; 1 disables. Default 1.0. */
     int32_t repeat_last_n; /**< How many recent tokens the penalty looks at. Default 64. */
-    uint64_t seed;         /**< RNG seed; same seed + same logits = same tokens. Default 0. */
+    uint64_t seed;         /**< RNG seed; same seed + same logits = same tokens.
+                                Default BITNET_SEED_DEFAULT. */
 } bitnet_sampling_params;
 
 /** Default sampling parameters (values above). Never fails; thread-safe. */
@@ -413,9 +430,12 @@ BITNET_API bitnet_status bitnet_sampler_reset(bitnet_sampler *sampler);
 /* ------------------------------------------------------------------------------------------ */
 
 /**
- * Called with each new piece of generated text. Pieces are whole UTF-8 characters: bytes of a
- * character split across tokens are held back until it is complete (and flushed at the end).
- * `token` is the token that completed the piece. Return 0 to continue, non-zero to stop
+ * Called once for every sampled token that is not an end-of-generation token, with the text it
+ * completes. Pieces are whole UTF-8 characters: bytes of a character split across tokens are
+ * held back until it is complete, so a piece may be empty (piece_len 0) for a token whose bytes
+ * are held back, and control tokens give an empty piece unless render_special. Bytes still held
+ * at the end (an incomplete UTF-8 sequence) are delivered in one last call with token -1.
+ * Return 0 to continue, non-zero to stop
  * (generation then ends with stop reason BITNET_STOP_CALLBACK and status BITNET_OK).
  */
 typedef int (*bitnet_piece_callback)(const char *piece, size_t piece_len, bitnet_token token,
@@ -450,6 +470,9 @@ typedef struct bitnet_generate_result {
     double prompt_tokens_per_s;   /**< n_prompt_tokens / prompt time. */
     double generate_tokens_per_s; /**< Decoded tokens / decode time. */
     int stop_reason;          /**< A bitnet_stop_reason. */
+    bitnet_token last_token;  /**< The last sampled token, or -1 if none. It is NOT in the KV
+                                   cache (its logits were never needed): to continue the
+                                   sequence, evaluate it first (chat: the end-of-turn token). */
 } bitnet_generate_result;
 
 /** Default generation parameters. Never fails; thread-safe. */

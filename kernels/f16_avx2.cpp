@@ -8,11 +8,12 @@
 namespace bitnet::kernels::detail {
 namespace {
 
-inline float hsum_ps(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+// Lanes 0-3 = the horizontal sums of a, b, c, d.
+inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    const __m256 ab = _mm256_hadd_ps(a, b);  // a01 a23 b01 b23 | a45 a67 b45 b67
+    const __m256 cd = _mm256_hadd_ps(c, d);
+    const __m256 abcd = _mm256_hadd_ps(ab, cd);  // a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+    return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
 inline __m256 load_f16x8(const uint16_t *p) {
@@ -41,13 +42,22 @@ void tile(const uint16_t *w, int64_t k, const float *x, float *y, int64_t ldy) {
             for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
         }
     }
+    // Horizontal sums four rows at a time (the short rows of attention make this part count).
+    constexpr int NR4 = (NR + 3) / 4 * 4;
     BITNET_UNROLL
-    for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+        alignas(16) float s[NR4];
         BITNET_UNROLL
-        for (int t = 0; t < NT; ++t) {
-            float s = hsum_ps(acc[r][t]);
-            for (int64_t j = i; j < k; ++j) s += _cvtsh_ss(w[r * k + j]) * x[t * k + j];
-            y[t * ldy + r] = s;
+        for (int r0 = 0; r0 < NR; r0 += 4) {
+            const __m256 z = _mm256_setzero_ps();
+            _mm_store_ps(s + r0, hsum4(acc[r0][t], r0 + 1 < NR ? acc[r0 + 1][t] : z,
+                                       r0 + 2 < NR ? acc[r0 + 2][t] : z,
+                                       r0 + 3 < NR ? acc[r0 + 3][t] : z));
+        }
+        BITNET_UNROLL
+        for (int r = 0; r < NR; ++r) {
+            for (int64_t j = i; j < k; ++j) s[r] += _cvtsh_ss(w[r * k + j]) * x[t * k + j];
+            y[t * ldy + r] = s[r];
         }
     }
 }
@@ -67,6 +77,19 @@ void tokens(const uint16_t *w, int64_t k, const float *x, int64_t n_tok, float *
 
 void f16_gemm_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
                    float *y, int64_t ldy) {
+    if (n_tok % 4 == 0 && k <= 512) {
+        // Attention scores: the 4 query heads of a KV head against short K rows (head_dim).
+        // 3 rows x 4 tokens measured 15-20% faster here than 4 x 3 + 4 x 1; for long rows (the
+        // LM head) 4 x 3 is as fast or faster.
+        for (int64_t t = 0; t < n_tok; t += 4) {
+            int64_t r = 0;
+            for (; r + 3 <= n_rows; r += 3) {
+                tile<3, 4>(w + r * k, k, x + t * k, y + t * ldy + r, ldy);
+            }
+            for (; r < n_rows; ++r) tile<1, 4>(w + r * k, k, x + t * k, y + t * ldy + r, ldy);
+        }
+        return;
+    }
     int64_t r = 0;
     for (; r + 4 <= n_rows; r += 4) tokens<4>(w + r * k, k, x, n_tok, y + r, ldy);
     for (; r < n_rows; ++r) tokens<1>(w + r * k, k, x, n_tok, y + r, ldy);

@@ -46,6 +46,28 @@ using F16GemvFn = void (*)(const uint16_t *w, int64_t k, int64_t n_rows, const f
 using F16GemmFn = void (*)(const uint16_t *w, int64_t k, int64_t n_rows, const float *x,
                            int64_t n_tok, float *y, int64_t ldy);
 
+// F32 weights (row r at w + r*k) times float32 activations: y[j*ldy + r] = sum_i w[r][i] x[j*k+i]
+// (attention scores against an F32 KV cache; small sizes, so no OpenBLAS call per head).
+using F32GemmFn = void (*)(const float *w, int64_t k, int64_t n_rows, const float *x,
+                           int64_t n_tok, float *y, int64_t ldy);
+
+// Weighted sum of rows (attention output from V): for j < n_p and i < k,
+// out[j*ldo + i] = sum_{r < n_rows} p[j*ldp + r] * v[r*k + i]   (overwrites out).
+using F16WsumFn = void (*)(const uint16_t *v, int64_t k, int64_t n_rows, const float *p,
+                           int64_t n_p, int64_t ldp, float *out, int64_t ldo);
+using F32WsumFn = void (*)(const float *v, int64_t k, int64_t n_rows, const float *p,
+                           int64_t n_p, int64_t ldp, float *out, int64_t ldo);
+
+// int8 weights with one float scale per block of kQ8Block values of a row (the opt-in Q8 LM
+// head; k % kQ8Block == 0) times float32 activations, float accumulation:
+// y[j*ldy + r] = sum_b scale[r*(k/kQ8Block) + b] * sum_{i in block b} w[r*k + i] * x[j*k + i].
+inline constexpr int64_t kQ8Block = 32;
+using Q8GemmFn = void (*)(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                          const float *x, int64_t n_tok, float *y, int64_t ldy);
+
+// float32 -> F16 (round to nearest even), e.g. when appending to an F16 KV cache.
+using F32ToF16Fn = void (*)(const float *x, uint16_t *y, int64_t n);
+
 struct KernelTable {
     Isa isa;
     QuantizeRowI8Fn quantize_row_i8;
@@ -53,6 +75,11 @@ struct KernelTable {
     I2sGemmFn i2s_gemm;
     F16GemvFn f16_gemv;
     F16GemmFn f16_gemm;
+    F32GemmFn f32_gemm;
+    F16WsumFn f16_wsum;
+    F32WsumFn f32_wsum;
+    Q8GemmFn q8_gemm;
+    F32ToF16Fn f32_to_f16;
 };
 
 // Table for an ISA (must be supported: throws std::invalid_argument otherwise); the scalar
@@ -69,6 +96,16 @@ void i2s_gemm_scalar(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *
 void f16_gemv_scalar(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
 void f16_gemm_scalar(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
                      float *y, int64_t ldy);
+
+void f32_gemm_scalar(const float *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                     float *y, int64_t ldy);
+void f16_wsum_scalar(const uint16_t *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                     int64_t ldp, float *out, int64_t ldo);
+void f32_wsum_scalar(const float *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                     int64_t ldp, float *out, int64_t ldo);
+void q8_gemm_scalar(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                    const float *x, int64_t n_tok, float *y, int64_t ldy);
+void f32_to_f16_scalar(const float *x, uint16_t *y, int64_t n);
 
 // Helpers for tests/tools: pack ternary values (row-major, n % 128 == 0) into I2_S bytes
 // (n/4 data bytes, scale not written) and unpack them again.

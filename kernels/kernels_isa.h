@@ -43,9 +43,18 @@ void i2s_gemm_avx2(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
 void f16_gemv_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
 void f16_gemm_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
                    float *y, int64_t ldy);
+void f32_gemm_avx2(const float *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                   float *y, int64_t ldy);
+void f16_wsum_avx2(const uint16_t *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                   int64_t ldp, float *out, int64_t ldo);
+void f32_wsum_avx2(const float *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                   int64_t ldp, float *out, int64_t ldo);
+void q8_gemm_avx2(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                  const float *x, int64_t n_tok, float *y, int64_t ldy);
+void f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
 
-// AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation and F16 (memory-bound
-// or a negligible share of the time) reuse the AVX2 ones.
+// AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation, F16, F32, Q8 and the
+// attention kernels (memory-bound or a negligible share of the time) reuse the AVX2 ones.
 void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
 void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
                      int32_t *out, int64_t ldo);
@@ -59,6 +68,15 @@ void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
 void f16_gemv_neon(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
 void f16_gemm_neon(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
                    float *y, int64_t ldy);
+void f32_gemm_neon(const float *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                   float *y, int64_t ldy);
+void f16_wsum_neon(const uint16_t *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                   int64_t ldp, float *out, int64_t ldo);
+void f32_wsum_neon(const float *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                   int64_t ldp, float *out, int64_t ldo);
+void q8_gemm_neon(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                  const float *x, int64_t n_tok, float *y, int64_t ldy);
+void f32_to_f16_neon(const float *x, uint16_t *y, int64_t n);
 #endif
 
 }  // namespace bitnet::kernels::detail

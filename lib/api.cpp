@@ -22,6 +22,8 @@ struct bitnet_model {
 };
 struct bitnet_context {
     std::unique_ptr<bitnet::Context> impl;
+    uint64_t seed = 0;             // bitnet_context_params.seed
+    uint64_t generate_calls = 0;   // for BITNET_SEED_DEFAULT
 };
 struct bitnet_sampler {
     std::unique_ptr<bitnet::Sampler> impl;
@@ -342,12 +344,24 @@ bitnet_status bitnet_context_new(bitnet_model *model, const bitnet_context_param
         opt.kv_f32 = p.kv_type == BITNET_KV_F32;
         auto c = std::make_unique<bitnet_context>();
         c->impl = std::make_unique<bitnet::Context>(model->impl, opt);
+        c->seed = p.seed;
         *out = c.release();
         return BITNET_OK;
     });
 }
 
 void bitnet_context_free(bitnet_context *ctx) { delete ctx; }
+
+bitnet_status bitnet_context_get_model(const bitnet_context *ctx, bitnet_model **out) {
+    if (out) *out = nullptr;
+    return guarded([&]() -> bitnet_status {
+        if (!ctx || !out) return invalid("bitnet_context_get_model: ctx and out must not be NULL");
+        auto m = std::make_unique<bitnet_model>();
+        m->impl = ctx->impl->shared_model();
+        *out = m.release();
+        return BITNET_OK;
+    });
+}
 
 bitnet_status bitnet_context_reset(bitnet_context *ctx) {
     if (!ctx) return invalid("bitnet_context_reset: ctx is NULL");
@@ -402,7 +416,7 @@ bitnet_sampling_params bitnet_sampling_default_params(void) {
     p.min_p = 0.05f;
     p.repeat_penalty = 1.0f;
     p.repeat_last_n = 64;
-    p.seed = 0;
+    p.seed = BITNET_SEED_DEFAULT;
     return p;
 }
 
@@ -480,6 +494,13 @@ static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_
     opt.max_tokens = p.max_tokens;
     opt.render_special = p.render_special != 0;
     bitnet::SamplingParams sp = to_internal(p.sampling);
+    if (sp.seed == BITNET_SEED_DEFAULT) {
+        // splitmix64 of (context seed, call number): distinct, reproducible per context seed
+        uint64_t z = ctx->seed + 0x9e3779b97f4a7c15ull * (++ctx->generate_calls);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        sp.seed = z ^ (z >> 31);
+    }
     bitnet::validate(sp);
     opt.sampling = sp;
     bitnet::GenerateStats stats;
@@ -498,6 +519,7 @@ static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_
         r.generate_tokens_per_s =
             stats.generate_ms > 0 ? decoded / (stats.generate_ms / 1000.0) : 0.0;
         r.stop_reason = stats.stop_reason;
+        r.last_token = stats.last_token;
         std::memcpy(static_cast<void *>(result), &r, std::min(result->size, sizeof(r)));
     };
     auto sink = [&](std::string_view piece, int32_t token) -> bool {

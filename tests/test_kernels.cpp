@@ -4,12 +4,14 @@
 // the F16C instructions.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "common/fp16.h"
@@ -279,6 +281,176 @@ TEST(F16Reference, SmallIntegersAreExact) {
     for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(y[r], (float)want[r]);
 }
 
+// ---- attention, F32, Q8 and conversion references ---------------------------------------------
+
+// Random test data. V/K values are scaled so that products stay in a realistic range.
+std::vector<float> random_f32(size_t n, std::mt19937 &rng, float scale = 1.0f) {
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto &e : v) e = normal(rng) * scale;
+    return v;
+}
+
+std::vector<uint16_t> random_f16(size_t n, std::mt19937 &rng, float scale = 1.0f) {
+    std::vector<uint16_t> v(n);
+    const auto f = random_f32(n, rng, scale);
+    for (size_t i = 0; i < n; ++i) v[i] = f32_to_f16(f[i]);
+    return v;
+}
+
+std::vector<int8_t> random_i8(size_t n, std::mt19937 &rng) {
+    std::vector<int8_t> v(n);
+    for (auto &e : v) e = (int8_t)(int)(rng() % 256 - 128);
+    return v;
+}
+
+inline float to_f32(float v) { return v; }
+inline float to_f32(uint16_t v) { return f16_to_f32(v); }
+inline float to_f32(int8_t v) { return (float)v; }
+
+// y[j][r] = sum_i w[r][i] x[j][i] in double, and sum_i |w[r][i] x[j][i]| (n_tok x n_rows).
+template <typename T>
+void dot_reference(const T *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                   std::vector<double> &ref, std::vector<double> &abs_sum) {
+    ref.assign((size_t)(n_tok * n_rows), 0.0);
+    abs_sum.assign(ref.size(), 0.0);
+    for (int64_t j = 0; j < n_tok; ++j) {
+        for (int64_t r = 0; r < n_rows; ++r) {
+            double s = 0, a = 0;
+            for (int64_t i = 0; i < k; ++i) {
+                const double p = (double)to_f32(w[r * k + i]) * x[j * k + i];
+                s += p;
+                a += std::fabs(p);
+            }
+            ref[j * n_rows + r] = s;
+            abs_sum[j * n_rows + r] = a;
+        }
+    }
+}
+
+// out[j][i] = sum_r p[j][r] v[r][i] in double, and sum_r |p v| (n_p x k).
+template <typename T>
+void wsum_reference(const T *v, int64_t k, int64_t n_rows, const float *p, int64_t n_p,
+                    int64_t ldp, std::vector<double> &ref, std::vector<double> &abs_sum) {
+    ref.assign((size_t)(n_p * k), 0.0);
+    abs_sum.assign(ref.size(), 0.0);
+    for (int64_t j = 0; j < n_p; ++j) {
+        for (int64_t r = 0; r < n_rows; ++r) {
+            for (int64_t i = 0; i < k; ++i) {
+                const double t = (double)p[j * ldp + r] * to_f32(v[r * k + i]);
+                ref[j * k + i] += t;
+                abs_sum[j * k + i] += std::fabs(t);
+            }
+        }
+    }
+}
+
+// Q8: y[j][r] = sum_b scale[r][b] * sum_{i in block b} w[r][i] x[j][i] in double, and the same
+// sum over |terms| (n_tok x n_rows).
+void q8_reference(const int8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
+                  int64_t n_tok, std::vector<double> &ref, std::vector<double> &abs_sum) {
+    const int64_t nb = k / kQ8Block;
+    ref.assign((size_t)(n_tok * n_rows), 0.0);
+    abs_sum.assign(ref.size(), 0.0);
+    for (int64_t j = 0; j < n_tok; ++j) {
+        for (int64_t r = 0; r < n_rows; ++r) {
+            double s = 0, a = 0;
+            for (int64_t i = 0; i < k; ++i) {
+                const double t = (double)w[r * k + i] * x[j * k + i] * scale[r * nb + i / kQ8Block];
+                s += t;
+                a += std::fabs(t);
+            }
+            ref[j * n_rows + r] = s;
+            abs_sum[j * n_rows + r] = a;
+        }
+    }
+}
+
+// A float sum of n terms in any order is within (n - 1) * 2^-24 * sum|terms| of the exact sum
+// (to first order; + 2 for the products' and the result's own rounding).
+double sum_bound(int64_t n_terms, double abs_sum) {
+    return (double)(n_terms + 2) * std::ldexp(1.0, -24) * abs_sum + 1e-37;
+}
+
+TEST(AttnReference, F32GemmMatchesDouble) {
+    std::mt19937 rng(20);
+    for (int64_t k : {1, 7, 32, 128, 129}) {
+        const int64_t n_rows = 5, n_tok = 3, ldy = n_rows + 2;
+        const auto w = random_f32((size_t)(k * n_rows), rng);
+        const auto x = random_f32((size_t)(k * n_tok), rng);
+        std::vector<float> y((size_t)(n_tok * ldy), 42.0f);
+        f32_gemm_scalar(w.data(), k, n_rows, x.data(), n_tok, y.data(), ldy);
+        std::vector<double> ref, abs_sum;
+        dot_reference(w.data(), k, n_rows, x.data(), n_tok, ref, abs_sum);
+        for (int64_t j = 0; j < n_tok; ++j) {
+            for (int64_t r = 0; r < n_rows; ++r) {
+                const size_t o = (size_t)(j * n_rows + r);
+                ASSERT_NEAR(y[j * ldy + r], ref[o], sum_bound(k, abs_sum[o])) << k << " " << j;
+            }
+            EXPECT_EQ(y[j * ldy + n_rows], 42.0f) << "padding";
+        }
+    }
+}
+
+TEST(AttnReference, WsumMatchesDouble) {
+    std::mt19937 rng(21);
+    for (int64_t n_rows : {0, 1, 6, 40}) {
+        const int64_t k = 33, n_p = 3, ldp = n_rows + 1, ldo = k + 2;
+        const auto v32 = random_f32((size_t)(k * n_rows), rng);
+        const auto v16 = random_f16((size_t)(k * n_rows), rng);
+        const auto p = random_f32((size_t)(n_p * ldp), rng, 0.2f);
+        std::vector<float> o32((size_t)(n_p * ldo), 42.0f), o16(o32);
+        f32_wsum_scalar(v32.data(), k, n_rows, p.data(), n_p, ldp, o32.data(), ldo);
+        f16_wsum_scalar(v16.data(), k, n_rows, p.data(), n_p, ldp, o16.data(), ldo);
+        std::vector<double> r32, a32, r16, a16;
+        wsum_reference(v32.data(), k, n_rows, p.data(), n_p, ldp, r32, a32);
+        wsum_reference(v16.data(), k, n_rows, p.data(), n_p, ldp, r16, a16);
+        for (int64_t j = 0; j < n_p; ++j) {
+            for (int64_t i = 0; i < k; ++i) {
+                const size_t o = (size_t)(j * k + i);
+                ASSERT_NEAR(o32[j * ldo + i], r32[o], sum_bound(n_rows, a32[o])) << n_rows;
+                ASSERT_NEAR(o16[j * ldo + i], r16[o], sum_bound(n_rows, a16[o])) << n_rows;
+            }
+            EXPECT_EQ(o32[j * ldo + k], 42.0f) << "padding";
+            EXPECT_EQ(o16[j * ldo + k], 42.0f) << "padding";
+        }
+    }
+}
+
+TEST(AttnReference, Q8GemmMatchesDouble) {
+    std::mt19937 rng(22);
+    for (int64_t k : {32, 96, 2560}) {
+        const int64_t n_rows = 4, n_tok = 2, ldy = n_rows + 1, nb = k / kQ8Block;
+        const auto w = random_i8((size_t)(k * n_rows), rng);
+        const auto x = random_f32((size_t)(k * n_tok), rng);
+        const auto scale = random_f32((size_t)(n_rows * nb), rng, 1e-2f);
+        std::vector<float> y((size_t)(n_tok * ldy), 42.0f);
+        q8_gemm_scalar(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y.data(), ldy);
+        std::vector<double> ref, abs_sum;
+        q8_reference(w.data(), scale.data(), k, n_rows, x.data(), n_tok, ref, abs_sum);
+        for (int64_t j = 0; j < n_tok; ++j) {
+            for (int64_t r = 0; r < n_rows; ++r) {
+                const size_t o = (size_t)(j * n_rows + r);
+                ASSERT_NEAR(y[j * ldy + r], ref[o], sum_bound(k + nb, abs_sum[o]))
+                    << k << " " << j << " " << r;
+            }
+            EXPECT_EQ(y[j * ldy + n_rows], 42.0f) << "padding";
+        }
+    }
+}
+
+TEST(AttnReference, F32ToF16IsFp16Conversion) {
+    const std::vector<float> x = {0.0f, -0.0f, 1.0f, 0.1f, -65504.0f, 65520.0f, 1e-8f, 3e-5f,
+                                  std::numeric_limits<float>::infinity(),
+                                  std::numeric_limits<float>::quiet_NaN()};
+    std::vector<uint16_t> y(x.size() + 1, 0xabcd);
+    f32_to_f16_scalar(x.data(), y.data(), (int64_t)x.size());
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(y[i], f32_to_f16(x[i])) << i;
+    EXPECT_EQ(y[x.size()], 0xabcd);
+    EXPECT_EQ(y[2], 0x3c00);
+    EXPECT_EQ(y[5], 0x7c00);  // 65520 rounds up to infinity
+}
+
 // ---- SIMD kernels against the scalar reference ------------------------------------------------
 
 std::vector<Isa> simd_isas() {
@@ -512,6 +684,281 @@ TEST_P(KernelIsa, F16SmallIntegersAreExact) {
         EXPECT_EQ(got, want) << "gemm k " << k;
         kt().f16_gemv(w.data(), k, n_rows, x.data(), got.data());
         for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(got[r], want[r]) << "gemv k " << k;
+    }
+}
+
+// ---- attention, F32, Q8 and conversion kernels against the scalar reference -------------------
+// Float results may differ from the scalar kernels by summation order only: both lie within
+// sum_bound of the exact sum, so they differ by at most twice that. The small-integer tests
+// (exact in any order) catch indexing mistakes that a tolerance could hide.
+
+// Runs want_fn(y, ldy) and got_fn(y, ldy) (n_tok x n_rows outputs, rows padded to ldy) and
+// compares them; output (j, r) is a sum of n_terms terms whose absolute values sum to
+// abs_sum[j * n_rows + r].
+template <typename Want, typename Got>
+void expect_gemm_close(Want want_fn, Got got_fn, int64_t n_terms, int64_t n_rows, int64_t n_tok,
+                       const std::vector<double> &abs_sum, const std::string &what) {
+    const int64_t ldy = n_rows + 3;
+    std::vector<float> want((size_t)(n_tok * ldy), 42.0f), got(want.size(), 42.0f);
+    want_fn(want.data(), ldy);
+    got_fn(got.data(), ldy);
+    for (int64_t j = 0; j < n_tok; ++j) {
+        for (int64_t r = 0; r < n_rows; ++r) {
+            const double tol = 2 * sum_bound(n_terms, abs_sum[j * n_rows + r]);
+            ASSERT_NEAR(got[j * ldy + r], want[j * ldy + r], tol)
+                << what << " token " << j << " row " << r;
+        }
+        for (int64_t r = n_rows; r < ldy; ++r) {
+            ASSERT_EQ(got[j * ldy + r], 42.0f) << what << ": wrote into the padding";
+        }
+    }
+}
+
+constexpr int64_t kAttnRows[] = {1, 3, 17, 200};
+
+TEST_P(KernelIsa, F32GemmMatchesScalar) {
+    std::mt19937 rng(30);
+    for (int64_t k : {1, 3, 8, 17, 32, 100, 128, 2565}) {
+        for (int64_t n_rows : kAttnRows) {
+            const int64_t max_tok = 9;
+            const auto w = random_f32((size_t)(k * n_rows), rng);
+            const auto x = random_f32((size_t)(k * max_tok), rng);
+            std::vector<double> ref, abs_sum;
+            dot_reference(w.data(), k, n_rows, x.data(), max_tok, ref, abs_sum);
+            for (int64_t n_tok : {1, 2, 3, 4, 5, 8, 9}) {
+                expect_gemm_close(
+                    [&](float *y, int64_t ldy) {
+                        f32_gemm_scalar(w.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    [&](float *y, int64_t ldy) {
+                        kt().f32_gemm(w.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    k, n_rows, n_tok, abs_sum,
+                    "f32_gemm k " + std::to_string(k) + " rows " + std::to_string(n_rows) +
+                        " n_tok " + std::to_string(n_tok));
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, F16GemmAttentionShapes) {
+    // Scores against an F16 K cache: k = head_dim, n_tok = the query heads of one KV head.
+    std::mt19937 rng(31);
+    for (int64_t k : {32, 64, 128}) {
+        for (int64_t n_rows : {1, 3, 17, 200, 513}) {
+            const auto w = random_f16((size_t)(k * n_rows), rng);
+            const auto x = random_f32((size_t)(k * 8), rng);
+            std::vector<double> ref, abs_sum;
+            dot_reference(w.data(), k, n_rows, x.data(), 8, ref, abs_sum);
+            for (int64_t n_tok : {1, 4, 8}) {
+                expect_gemm_close(
+                    [&](float *y, int64_t ldy) {
+                        f16_gemm_scalar(w.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    [&](float *y, int64_t ldy) {
+                        kt().f16_gemm(w.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    k, n_rows, n_tok, abs_sum,
+                    "f16_gemm k " + std::to_string(k) + " rows " + std::to_string(n_rows) +
+                        " n_tok " + std::to_string(n_tok));
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, Q8GemmMatchesScalar) {
+    std::mt19937 rng(32);
+    // k % 32 == 0; 8-block groups and every count of leftover blocks.
+    for (int64_t k : {32, 64, 96, 224, 256, 288, 480, 2560}) {
+        for (int64_t n_rows : {1, 3, 4, 5, 17, 200}) {
+            const int64_t max_tok = 7, nb = k / kQ8Block;
+            const auto w = random_i8((size_t)(k * n_rows), rng);
+            const auto x = random_f32((size_t)(k * max_tok), rng);
+            const auto scale = random_f32((size_t)(n_rows * nb), rng, 1e-2f);
+            std::vector<double> ref, abs_sum;
+            q8_reference(w.data(), scale.data(), k, n_rows, x.data(), max_tok, ref, abs_sum);
+            for (int64_t n_tok : {1, 2, 3, 4, 7}) {
+                expect_gemm_close(
+                    [&](float *y, int64_t ldy) {
+                        q8_gemm_scalar(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    [&](float *y, int64_t ldy) {
+                        kt().q8_gemm(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    k + nb, n_rows, n_tok, abs_sum,
+                    "q8_gemm k " + std::to_string(k) + " rows " + std::to_string(n_rows) +
+                        " n_tok " + std::to_string(n_tok));
+            }
+        }
+    }
+}
+
+// want/got wsum over n_p outputs of k floats, padded to ldo; p rows padded to ldp.
+template <typename T, typename Got>
+void expect_wsum_close(const std::vector<T> &v, int64_t k, int64_t n_rows, int64_t n_p,
+                       std::mt19937 &rng, Got got_fn, const std::string &what) {
+    const int64_t ldp = n_rows + 5, ldo = k + 3;
+    auto p = random_f32((size_t)(n_p * ldp), rng, 0.3f);
+    for (int64_t j = 0; j < n_p; ++j) {  // NaN in the padding of p: must not be read
+        for (int64_t r = n_rows; r < ldp; ++r) {
+            p[j * ldp + r] = std::numeric_limits<float>::quiet_NaN();
+        }
+    }
+    std::vector<double> ref, abs_sum;
+    wsum_reference(v.data(), k, n_rows, p.data(), n_p, ldp, ref, abs_sum);
+    std::vector<float> want((size_t)(n_p * ldo), 42.0f), got(want.size(), 42.0f);
+    if constexpr (std::is_same_v<T, float>) {
+        f32_wsum_scalar(v.data(), k, n_rows, p.data(), n_p, ldp, want.data(), ldo);
+    } else {
+        f16_wsum_scalar(v.data(), k, n_rows, p.data(), n_p, ldp, want.data(), ldo);
+    }
+    got_fn(v.data(), k, n_rows, p.data(), n_p, ldp, got.data(), ldo);
+    for (int64_t j = 0; j < n_p; ++j) {
+        for (int64_t i = 0; i < k; ++i) {
+            const double tol = 2 * sum_bound(n_rows, abs_sum[j * k + i]);
+            ASSERT_NEAR(got[j * ldo + i], want[j * ldo + i], tol)
+                << what << " head " << j << " i " << i;
+        }
+        for (int64_t i = k; i < ldo; ++i) {
+            ASSERT_EQ(got[j * ldo + i], 42.0f) << what << ": wrote into the padding";
+        }
+    }
+}
+
+TEST_P(KernelIsa, WsumMatchesScalar) {
+    std::mt19937 rng(33);
+    for (int64_t k : {1, 7, 8, 15, 16, 17, 32, 100, 128, 129}) {
+        for (int64_t n_rows : {0, 1, 3, 17, 200, 600}) {
+            const auto v32 = random_f32((size_t)(k * n_rows), rng);
+            const auto v16 = random_f16((size_t)(k * n_rows), rng);
+            for (int64_t n_p : {1, 2, 3, 4, 5, 8}) {
+                const std::string shape = " k " + std::to_string(k) + " rows " +
+                                          std::to_string(n_rows) + " n_p " + std::to_string(n_p);
+                expect_wsum_close(v32, k, n_rows, n_p, rng, kt().f32_wsum, "f32_wsum" + shape);
+                expect_wsum_close(v16, k, n_rows, n_p, rng, kt().f16_wsum, "f16_wsum" + shape);
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, AttentionSmallIntegersAreExact) {
+    // Every product and partial sum is an integer below 2^24: any order gives the same floats.
+    const auto ints = [](size_t n, int mod, int mul) {
+        std::vector<float> v(n);
+        for (size_t i = 0; i < n; ++i) v[i] = (float)((int)((i * mul) % mod) - mod / 2);
+        return v;
+    };
+    for (int64_t k : {5, 8, 32, 33, 128, 2560, 2561}) {
+        for (int64_t n_rows : {1, 3, 17, 200}) {
+            const int64_t n_tok = 5, ldy = n_rows + 1, ldo = k + 1;
+            const auto w32 = ints((size_t)(k * n_rows), 9, 7);
+            std::vector<uint16_t> w16(w32.size());
+            std::vector<int8_t> w8(w32.size());
+            for (size_t i = 0; i < w32.size(); ++i) {
+                w16[i] = f32_to_f16(w32[i]);
+                w8[i] = (int8_t)(int)(w32[i] * 31.0f);  // up to +-124
+            }
+            const auto x = ints((size_t)(k * n_tok), 11, 5);
+            // Q8 (k % 32 == 0 only): block scales 1/4, 1/2, 1 keep every partial sum exact.
+            std::vector<float> scale((size_t)(n_rows * (k / kQ8Block)));
+            for (size_t i = 0; i < scale.size(); ++i) scale[i] = std::ldexp(1.0f, -(int)(i % 3));
+            const std::string shape = " k " + std::to_string(k) + " rows " + std::to_string(n_rows);
+            std::vector<float> want((size_t)(n_tok * ldy)), got(want.size());
+            f32_gemm_scalar(w32.data(), k, n_rows, x.data(), n_tok, want.data(), ldy);
+            kt().f32_gemm(w32.data(), k, n_rows, x.data(), n_tok, got.data(), ldy);
+            for (int64_t j = 0; j < n_tok; ++j) {
+                for (int64_t r = 0; r < n_rows; ++r) {
+                    ASSERT_EQ(got[j * ldy + r], want[j * ldy + r]) << "f32_gemm" << shape;
+                }
+            }
+            f16_gemm_scalar(w16.data(), k, n_rows, x.data(), n_tok, want.data(), ldy);
+            kt().f16_gemm(w16.data(), k, n_rows, x.data(), n_tok, got.data(), ldy);
+            for (int64_t j = 0; j < n_tok; ++j) {
+                for (int64_t r = 0; r < n_rows; ++r) {
+                    ASSERT_EQ(got[j * ldy + r], want[j * ldy + r]) << "f16_gemm" << shape;
+                }
+            }
+            if (k % kQ8Block == 0) {
+                q8_gemm_scalar(w8.data(), scale.data(), k, n_rows, x.data(), n_tok, want.data(),
+                               ldy);
+                kt().q8_gemm(w8.data(), scale.data(), k, n_rows, x.data(), n_tok, got.data(),
+                             ldy);
+                for (int64_t j = 0; j < n_tok; ++j) {
+                    for (int64_t r = 0; r < n_rows; ++r) {
+                        ASSERT_EQ(got[j * ldy + r], want[j * ldy + r]) << "q8_gemm" << shape;
+                    }
+                }
+            }
+            // Weighted sums: p in -2..2 (the rows of x serve as p), v in -4..4.
+            const int64_t n_p = 5, ldp = n_rows;
+            const auto p = ints((size_t)(n_p * ldp), 5, 3);
+            std::vector<float> wo((size_t)(n_p * ldo)), go(wo.size());
+            f32_wsum_scalar(w32.data(), k, n_rows, p.data(), n_p, ldp, wo.data(), ldo);
+            kt().f32_wsum(w32.data(), k, n_rows, p.data(), n_p, ldp, go.data(), ldo);
+            for (int64_t j = 0; j < n_p; ++j) {
+                for (int64_t i = 0; i < k; ++i) {
+                    ASSERT_EQ(go[j * ldo + i], wo[j * ldo + i]) << "f32_wsum" << shape;
+                }
+            }
+            f16_wsum_scalar(w16.data(), k, n_rows, p.data(), n_p, ldp, wo.data(), ldo);
+            kt().f16_wsum(w16.data(), k, n_rows, p.data(), n_p, ldp, go.data(), ldo);
+            for (int64_t j = 0; j < n_p; ++j) {
+                for (int64_t i = 0; i < k; ++i) {
+                    ASSERT_EQ(go[j * ldo + i], wo[j * ldo + i]) << "f16_wsum" << shape;
+                }
+            }
+        }
+    }
+}
+
+TEST_P(KernelIsa, F32ToF16MatchesScalar) {
+    // Every half exactly, the ties between neighbouring halves and one float ulp either side
+    // (normal and subnormal ranges), overflow, underflow, and a stride through all floats
+    // (both signs, infinities, NaNs with payloads).
+    const auto bits = [](float f) {
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        return u;
+    };
+    std::vector<uint32_t> in;
+    for (uint32_t h = 0; h < 65536; ++h) {
+        const float f = f16_to_f32((uint16_t)h);
+        in.push_back(bits(f));
+        if ((h & 0x7c00) != 0x7c00 && (h & 0x7fff) != 0x7bff && (h & 0x7fff) != 0x7fff) {
+            const uint32_t mid = bits((f + f16_to_f32((uint16_t)(h + 1))) / 2);
+            for (uint32_t d : {0u, 1u, 0xffffffffu}) in.push_back(mid + d);
+        }
+    }
+    for (float f : {65504.0f, 65519.0f, 65520.0f, 65536.0f, 1e9f, 5.9604645e-08f, 2.9802322e-08f,
+                    1e-10f, 1e-45f}) {
+        for (uint32_t d : {0u, 1u, 0xffffffffu, 0x80000000u}) in.push_back(bits(f) + d);
+    }
+    for (uint64_t u = 0; u <= 0xffffffffull; u += 4099) in.push_back((uint32_t)u);
+    for (uint32_t u : {0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffbfffffu,
+                       0x7fa02000u, 0xffc00001u, 0x7f802000u}) {
+        in.push_back(u);
+    }
+    std::vector<float> x(in.size());
+    std::memcpy(x.data(), in.data(), in.size() * 4);
+    const int64_t n = (int64_t)x.size();
+    std::vector<uint16_t> want((size_t)n), got((size_t)n + 1, 0xabcd);
+    f32_to_f16_scalar(x.data(), want.data(), n);
+    kt().f32_to_f16(x.data(), got.data(), n);
+    size_t bad = 0;
+    for (int64_t i = 0; i < n; ++i) {
+        if (got[i] != want[i] && ++bad <= 10) {
+            ADD_FAILURE() << std::hex << "float 0x" << in[i] << ": 0x" << got[i] << " vs 0x"
+                          << want[i];
+        }
+    }
+    EXPECT_EQ(bad, 0u) << "of " << n;
+    EXPECT_EQ(got[n], 0xabcd) << "wrote past the end";
+    // Every length up to 40 (vector body and tails) at an odd offset.
+    for (int64_t len = 0; len <= 40; ++len) {
+        std::vector<uint16_t> y((size_t)len + 1, 0xabcd);
+        kt().f32_to_f16(x.data() + 65539, y.data(), len);
+        for (int64_t i = 0; i < len; ++i) ASSERT_EQ(y[i], want[65539 + i]) << "len " << len;
+        ASSERT_EQ(y[len], 0xabcd) << "len " << len << ": wrote past the end";
     }
 }
 

@@ -8,6 +8,7 @@
 #include "model/context.h"
 
 #include <cblas.h>
+#include <sys/sysinfo.h>
 
 #include <algorithm>
 #include <cmath>
@@ -43,6 +44,13 @@ inline void split_range(int64_t n, int ith, int nth, int64_t align, int64_t &beg
     end = std::min(n, b1 * align);
 }
 
+// Physical memory plus swap: the most a context's buffers can ever occupy.
+double memory_limit_bytes() {
+    struct sysinfo si {};
+    if (sysinfo(&si) != 0) return 64.0 * (1ull << 30);
+    return ((double)si.totalram + (double)si.totalswap) * (double)si.mem_unit;
+}
+
 }  // namespace
 
 Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
@@ -54,12 +62,31 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     n_batch_ = (int32_t)std::min<uint32_t>((uint32_t)n_batch_, n_ctx_);
     kv_f32_ = opt.kv_f32;
 
-    // KV cache size check before allocating (n_ctx is user input).
+    // Size check before allocating anything: n_ctx and n_threads are user input, and
+    // std::vector zero-fills (touches) every page it allocates, so an allocation the machine
+    // cannot back would end the process (OOM killer) instead of failing with a status.
     const double kv_bytes = 2.0 * hp.n_layer * (double)n_ctx_ * hp.kv_dim() * (kv_f32_ ? 4 : 2);
     if (kv_bytes > 64.0 * (1ull << 30)) {
         fail(BITNET_ERR_OUT_OF_MEMORY, "KV cache of " + std::to_string(n_ctx_) + " tokens needs " +
                                            std::to_string((uint64_t)(kv_bytes / (1 << 20))) +
                                            " MiB; refusing more than 64 GiB");
+    }
+    {
+        const double nbf = (double)n_batch_, df = hp.n_embd, kvf = hp.kv_dim(), fff = hp.n_ff;
+        const double scratch =
+            4.0 * nbf * (5 * df + 2 * kvf + 2 * fff + 2 * std::max(df, fff) + hp.n_rot) +
+            nbf * std::max(df, fff) +
+            4.0 * n_threads_ * (double)(hp.n_head / hp.n_head_kv) * (double)n_ctx_;
+        const double total = kv_bytes + scratch, limit = memory_limit_bytes();
+        if (total > limit) {
+            fail(BITNET_ERR_OUT_OF_MEMORY,
+                 "context of " + std::to_string(n_ctx_) + " tokens and " +
+                     std::to_string(n_threads_) + " threads needs " +
+                     std::to_string((uint64_t)(total / (1 << 20))) + " MiB (KV cache " +
+                     std::to_string((uint64_t)(kv_bytes / (1 << 20))) +
+                     " MiB), more than this machine's RAM + swap (" +
+                     std::to_string((uint64_t)(limit / (1 << 20))) + " MiB)");
+        }
     }
     const size_t kv_elems = (size_t)n_ctx_ * (size_t)hp.kv_dim();
     for (int il = 0; il < hp.n_layer; ++il) {
@@ -88,7 +115,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     qa_scale_.resize(nb);
     qa_sum_.resize(nb);
     dot_.resize(nb * std::max(d, ff));
-    scores_.resize((size_t)n_threads_ * n_ctx_);
+    scores_.resize((size_t)n_threads_ * (size_t)(hp.n_head / hp.n_head_kv) * n_ctx_);
     rope_cos_.resize(nb * (size_t)(hp.n_rot / 2));
     rope_sin_.resize(nb * (size_t)(hp.n_rot / 2));
 
@@ -112,6 +139,14 @@ void Context::eval(const int32_t *tokens, size_t n_tokens, LogitsMode mode) {
     const HParams &hp = model_->hparams();
     n_logits_ = 0;
     if (n_tokens == 0) fail(BITNET_ERR_INVALID_ARGUMENT, "eval: no tokens");
+    // Before reading any token: n_tokens may be far larger than the caller's array. Written so
+    // that it cannot overflow (n_past_ <= n_ctx_).
+    if (n_tokens > (size_t)(n_ctx_ - n_past_)) {
+        fail(BITNET_ERR_CONTEXT_FULL, "eval: " + std::to_string(n_tokens) +
+                                          " tokens do not fit: " + std::to_string(n_past_) +
+                                          " of " + std::to_string(n_ctx_) +
+                                          " context positions are used");
+    }
     for (size_t i = 0; i < n_tokens; ++i) {
         if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
             fail(BITNET_ERR_INVALID_ARGUMENT, "eval: token " + std::to_string(i) + " has id " +
@@ -119,12 +154,6 @@ void Context::eval(const int32_t *tokens, size_t n_tokens, LogitsMode mode) {
                                                   ", outside the vocabulary [0, " +
                                                   std::to_string(hp.n_vocab) + ")");
         }
-    }
-    if ((uint64_t)n_past_ + n_tokens > n_ctx_) {
-        fail(BITNET_ERR_CONTEXT_FULL, "eval: " + std::to_string(n_tokens) +
-                                          " tokens do not fit: " + std::to_string(n_past_) +
-                                          " of " + std::to_string(n_ctx_) +
-                                          " context positions are used");
     }
     const size_t nv = (size_t)hp.n_vocab;
     if (mode == LogitsMode::All) {
@@ -229,66 +258,70 @@ void Context::bitlinear_pair(const Matrix &w1, const Matrix &w2, const float *x,
     }
 }
 
+// KV cache layout per layer: [n_head_kv][n_ctx][head_dim], so that the keys (and values) of
+// one KV head are contiguous rows and the scores of the query heads sharing it (GQA) are one
+// small matrix product.
 void Context::attention(int il, int64_t n_tok, int64_t pos0) {
     const HParams &hp = model_->hparams();
-    const int64_t hd = hp.head_dim, kvd = hp.kv_dim(), d = hp.n_embd;
+    const kernels::KernelTable &kt = kernels::active();
+    const int64_t hd = hp.head_dim, kvd = hp.kv_dim(), d = hp.n_embd, n_kv = hp.n_head_kv;
     const int64_t group = hp.n_head / hp.n_head_kv;
     const float kq_scale = 1.0f / std::sqrt((float)hd);
+    const size_t head_stride = (size_t)n_ctx_ * (size_t)hd;
 
     // Append this chunk's keys and values to the cache.
-    if (kv_f32_) {
-        std::memcpy(k_f32_[il].data() + pos0 * kvd, k_.data(), (size_t)(n_tok * kvd) * 4);
-        std::memcpy(v_f32_[il].data() + pos0 * kvd, v_.data(), (size_t)(n_tok * kvd) * 4);
-    } else {
-        uint16_t *kc = k_f16_[il].data() + pos0 * kvd;
-        uint16_t *vc = v_f16_[il].data() + pos0 * kvd;
-        for (int64_t i = 0; i < n_tok * kvd; ++i) {
-            kc[i] = f32_to_f16(k_[i]);
-            vc[i] = f32_to_f16(v_[i]);
+    for (int64_t t = 0; t < n_tok; ++t) {
+        for (int64_t g = 0; g < n_kv; ++g) {
+            const size_t dst = g * head_stride + (size_t)(pos0 + t) * hd;
+            const float *ks = k_.data() + t * kvd + g * hd, *vs = v_.data() + t * kvd + g * hd;
+            if (kv_f32_) {
+                std::memcpy(k_f32_[il].data() + dst, ks, (size_t)hd * sizeof(float));
+                std::memcpy(v_f32_[il].data() + dst, vs, (size_t)hd * sizeof(float));
+            } else {
+                kt.f32_to_f16(ks, k_f16_[il].data() + dst, hd);
+                kt.f32_to_f16(vs, v_f16_[il].data() + dst, hd);
+            }
         }
     }
 
-    const int64_t n_work = n_tok * hp.n_head;
+    // One work item = (token, KV head): the `group` query heads sharing that KV head.
+    const int64_t n_work = n_tok * n_kv;
     auto job = [&](int ith, int nth) {
-        float *sc = scores_.data() + (size_t)ith * n_ctx_;
-        std::vector<float> kv_row;
-        if (!kv_f32_) kv_row.resize((size_t)hd);
+        float *sc = scores_.data() + (size_t)ith * group * n_ctx_;
         for (int64_t w = ith; w < n_work; w += nth) {
-            const int64_t t = w / hp.n_head, h = w % hp.n_head, g = h / group;
+            const int64_t t = w / n_kv, g = w % n_kv;
             const int64_t n_keys = pos0 + t + 1;  // causal: keys at positions <= pos
-            const float *qh = q_.data() + t * d + h * hd;
-            float mx = -INFINITY;
-            for (int64_t j = 0; j < n_keys; ++j) {
-                const float *kr;
-                if (kv_f32_) {
-                    kr = k_f32_[il].data() + j * kvd + g * hd;
-                } else {
-                    const uint16_t *k16 = k_f16_[il].data() + j * kvd + g * hd;
-                    for (int64_t i = 0; i < hd; ++i) kv_row[i] = f16_to_f32(k16[i]);
-                    kr = kv_row.data();
-                }
-                float s = 0.0f;
-                for (int64_t i = 0; i < hd; ++i) s += qh[i] * kr[i];
-                sc[j] = s * kq_scale;
-                mx = std::max(mx, sc[j]);
+            const float *q = q_.data() + t * d + g * group * hd;  // `group` rows of hd
+            if (kv_f32_) {
+                kt.f32_gemm(k_f32_[il].data() + g * head_stride, hd, n_keys, q, group, sc,
+                            n_ctx_);
+            } else {
+                kt.f16_gemm(k_f16_[il].data() + g * head_stride, hd, n_keys, q, group, sc,
+                            n_ctx_);
             }
-            double sum = 0.0;
-            for (int64_t j = 0; j < n_keys; ++j) {
-                sc[j] = std::exp(sc[j] - mx);
-                sum += sc[j];
-            }
-            const float inv = (float)(1.0 / sum);
-            float *out = att_.data() + t * d + h * hd;
-            std::fill(out, out + hd, 0.0f);
-            for (int64_t j = 0; j < n_keys; ++j) {
-                const float p = sc[j] * inv;
-                if (kv_f32_) {
-                    const float *vr = v_f32_[il].data() + j * kvd + g * hd;
-                    for (int64_t i = 0; i < hd; ++i) out[i] += p * vr[i];
-                } else {
-                    const uint16_t *vr = v_f16_[il].data() + j * kvd + g * hd;
-                    for (int64_t i = 0; i < hd; ++i) out[i] += p * f16_to_f32(vr[i]);
+            // softmax(scores / sqrt(hd)) per query head, sum in double
+            for (int64_t h = 0; h < group; ++h) {
+                float *row = sc + h * n_ctx_;
+                float mx = -INFINITY;
+                for (int64_t j = 0; j < n_keys; ++j) {
+                    row[j] *= kq_scale;
+                    mx = std::max(mx, row[j]);
                 }
+                double sum = 0.0;
+                for (int64_t j = 0; j < n_keys; ++j) {
+                    row[j] = std::exp(row[j] - mx);
+                    sum += row[j];
+                }
+                const float inv = (float)(1.0 / sum);
+                for (int64_t j = 0; j < n_keys; ++j) row[j] *= inv;
+            }
+            float *out = att_.data() + t * d + g * group * hd;
+            if (kv_f32_) {
+                kt.f32_wsum(v_f32_[il].data() + g * head_stride, hd, n_keys, sc, group, n_ctx_,
+                            out, hd);
+            } else {
+                kt.f16_wsum(v_f16_[il].data() + g * head_stride, hd, n_keys, sc, group, n_ctx_,
+                            out, hd);
             }
         }
     };
@@ -301,20 +334,43 @@ void Context::lm_head(const float *z, int64_t n_tok, float *logits) {
         matmul_float(model_->output(), z, n_tok, logits);
         return;
     }
+    // Opt-in Q8 head: every logit from the int8 matrix (half the bytes of F16), then the
+    // kQ8Rescore largest of each row recomputed exactly from the original weights, so the top
+    // of the distribution -- what greedy decoding and top-k/top-p sampling look at -- is the
+    // F16 head's. The int8 error (about 1e-2 per logit) is far below the spread of the top 32.
+    const kernels::KernelTable &kt = kernels::active();
+    const Matrix &exact = model_->output();
+    const int64_t nv = q8->rows, k = q8->k;
     auto job = [&](int ith, int nth) {
         int64_t r0, r1;
-        split_range(q8->rows, ith, nth, 16, r0, r1);
-        for (int64_t t = 0; t < n_tok; ++t) {
-            const float *zt = z + t * q8->k;
-            for (int64_t r = r0; r < r1; ++r) {
-                const int8_t *qr = q8->q.data() + r * q8->k;
-                float s = 0.0f;
-                for (int64_t i = 0; i < q8->k; ++i) s += zt[i] * (float)qr[i];
-                logits[t * q8->rows + r] = s * q8->row_scale[r];
+        split_range(nv, ith, nth, 16, r0, r1);
+        if (r0 >= r1) return;
+        kt.q8_gemm(q8->q.data() + r0 * k, q8->scale.data() + r0 * (k / kernels::kQ8Block), k,
+                   r1 - r0, z, n_tok, logits + r0, nv);
+    };
+    pool_->run(job);
+    constexpr int64_t kQ8Rescore = 32;
+    const int64_t n_best = std::min(kQ8Rescore, nv);
+    auto rescore = [&](int ith, int nth) {
+        std::vector<int32_t> ids((size_t)nv);
+        for (int64_t t = ith; t < n_tok; t += nth) {
+            float *row = logits + t * nv;
+            for (int64_t v = 0; v < nv; ++v) ids[v] = (int32_t)v;
+            std::nth_element(ids.begin(), ids.begin() + (n_best - 1), ids.end(),
+                             [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+            for (int64_t i = 0; i < n_best; ++i) {
+                const int32_t v = ids[i];
+                if (exact.type == TensorType::F16) {
+                    kt.f16_gemv(reinterpret_cast<const uint16_t *>(exact.data) + v * k, k, 1,
+                                z + t * k, row + v);
+                } else {
+                    kt.f32_gemm(reinterpret_cast<const float *>(exact.data) + v * k, k, 1,
+                                z + t * k, 1, row + v, 1);
+                }
             }
         }
     };
-    pool_->run(job);
+    pool_->run(rescore);
 }
 
 void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logits,

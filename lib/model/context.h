@@ -28,6 +28,7 @@ public:
     ~Context();
 
     const Model &model() const { return *model_; }
+    const std::shared_ptr<const Model> &shared_model() const { return model_; }
     uint32_t n_ctx() const { return n_ctx_; }
     uint32_t n_past() const { return n_past_; }
     int32_t n_threads() const { return n_threads_; }

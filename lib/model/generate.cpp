@@ -76,6 +76,7 @@ void generate(Context &ctx, const std::vector<int32_t> &prompt, const GenerateOp
         while (stats.n_generated < opt.max_tokens) {
             const int32_t id = sampler.sample(ctx.logits(-1), n_vocab);
             ++stats.n_generated;
+            stats.last_token = id;
             if (tok.is_eog(id)) {
                 stats.stop_reason = BITNET_STOP_EOG;
                 stopped = true;
@@ -84,7 +85,7 @@ void generate(Context &ctx, const std::vector<int32_t> &prompt, const GenerateOp
             piece.clear();
             tok.append_piece(id, opt.render_special, piece);
             const std::string ready = utf8.push(piece);
-            if (!ready.empty() && !sink(ready, id)) {
+            if (!sink(ready, id)) {  // once per token, also when its bytes are held back
                 stats.stop_reason = BITNET_STOP_CALLBACK;
                 stopped = true;
                 break;

@@ -23,6 +23,7 @@ struct GenerateStats {
     double prompt_ms = 0.0;
     double generate_ms = 0.0;
     int stop_reason = 0;  // bitnet_stop_reason
+    int32_t last_token = -1;  // last sampled token (not evaluated)
 };
 
 // Receives whole UTF-8 characters; returns false to stop.

@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "common/fp16.h"
+#include "kernels/kernels.h"
 
 namespace bitnet {
 
@@ -202,31 +203,38 @@ void Model::bind() {
         n_params_ += (uint64_t)t.n_elements();
     }
 
-    if (opt_.lm_head_type == 2 /* BITNET_LM_HEAD_Q8 */) {
-        auto q = std::make_unique<Q8Matrix>();
-        q->k = output_.k;
-        q->rows = output_.rows;
-        q->q.resize((size_t)(q->k * q->rows));
-        q->row_scale.resize((size_t)q->rows);
-        std::vector<float> row((size_t)q->k);
-        for (int64_t r = 0; r < q->rows; ++r) {
+    if (opt_.lm_head_type == 2 /* BITNET_LM_HEAD_Q8 */) quantize_output_q8();
+}
+
+void Model::quantize_output_q8() {
+    constexpr int64_t B = kernels::kQ8Block;
+    if (output_.k % B != 0) {
+        fail(BITNET_ERR_UNSUPPORTED, file_->path() + ": the Q8 LM head needs embedding_length to be a "
+                                         "multiple of " + std::to_string(B));
+    }
+    auto q = std::make_unique<Q8Matrix>();
+    q->k = output_.k;
+    q->rows = output_.rows;
+    q->q.resize((size_t)(q->k * q->rows));
+    q->scale.resize((size_t)(q->rows * (q->k / B)));
+    std::vector<float> row((size_t)q->k);
+    for (int64_t r = 0; r < q->rows; ++r) {
+        for (int64_t i = 0; i < q->k; ++i) {
+            row[i] = output_.type == TensorType::F16
+                         ? f16_to_f32(reinterpret_cast<const uint16_t *>(output_.data)[r * q->k + i])
+                         : reinterpret_cast<const float *>(output_.data)[r * q->k + i];
+        }
+        for (int64_t b = 0; b < q->k / B; ++b) {
             float amax = 0.0f;
-            for (int64_t i = 0; i < q->k; ++i) {
-                if (output_.type == TensorType::F16) {
-                    row[i] = f16_to_f32(reinterpret_cast<const uint16_t *>(output_.data)[r * q->k + i]);
-                } else {
-                    row[i] = reinterpret_cast<const float *>(output_.data)[r * q->k + i];
-                }
-                amax = std::max(amax, std::fabs(row[i]));
-            }
+            for (int64_t i = b * B; i < (b + 1) * B; ++i) amax = std::max(amax, std::fabs(row[i]));
             const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-            q->row_scale[r] = s;
-            for (int64_t i = 0; i < q->k; ++i) {
+            q->scale[r * (q->k / B) + b] = s;
+            for (int64_t i = b * B; i < (b + 1) * B; ++i) {
                 q->q[r * q->k + i] = (int8_t)std::lrintf(row[i] / s);
             }
         }
-        output_q8_ = std::move(q);
     }
+    output_q8_ = std::move(q);
 }
 
 void Model::embed(int32_t token, float *out) const {

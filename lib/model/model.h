@@ -44,12 +44,13 @@ struct Matrix {
     std::string name;
 };
 
-// LM head quantised per row to int8 at load time (BITNET_LM_HEAD_Q8): w ≈ q * row_scale.
+// LM head quantised to int8 at load time (BITNET_LM_HEAD_Q8), one absmax scale per block of
+// kernels::kQ8Block consecutive values of a row: w[r][i] ≈ q[r][i] * scale[r][i / block].
 struct Q8Matrix {
     int64_t k = 0;
     int64_t rows = 0;
     std::vector<int8_t> q;
-    std::vector<float> row_scale;
+    std::vector<float> scale;  // [rows][k / block]
 };
 
 struct Layer {
@@ -87,6 +88,7 @@ public:
 private:
     Model() = default;
     void bind();
+    void quantize_output_q8();
 
     std::unique_ptr<gguf::File> file_;
     std::unique_ptr<Tokenizer> tokenizer_;

@@ -1,0 +1,73 @@
+// The opt-in Q8 LM head (BITNET_LM_HEAD_Q8): its accuracy cost against the exact F16 head over
+// every position of the shared fixture prompts (top-1 agreement >= 99%, bounded logit change,
+// the top logits re-scored exactly).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "bitnet.h"
+#include "reference.h"
+
+using bitnet::test::fixture;
+using bitnet::test::load_reference;
+
+namespace {
+
+std::vector<float> all_logits(bitnet_model *m, const std::vector<bitnet_token> &ids) {
+    bitnet_context_params p = bitnet_context_default_params();
+    p.kv_type = BITNET_KV_F32;
+    p.n_ctx = 256;
+    bitnet_context *c = nullptr;
+    EXPECT_EQ(bitnet_context_new(m, &p, &c), BITNET_OK);
+    EXPECT_EQ(bitnet_eval(c, ids.data(), ids.size(), BITNET_LOGITS_ALL), BITNET_OK);
+    const size_t nv = (size_t)bitnet_model_n_vocab(m);
+    std::vector<float> out(bitnet_get_logits(c, 0), bitnet_get_logits(c, 0) + ids.size() * nv);
+    bitnet_context_free(c);
+    return out;
+}
+
+TEST(LmHeadQ8, AccuracyCostOnFixtures) {
+    bitnet_model *f16 = nullptr, *q8 = nullptr;
+    bitnet_model_params p = bitnet_model_default_params();
+    ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), &p, &f16), BITNET_OK);
+    p.lm_head_type = BITNET_LM_HEAD_Q8;
+    ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), &p, &q8), BITNET_OK);
+    const int32_t nv = bitnet_model_n_vocab(f16);
+    int rows = 0, agree = 0;
+    double max_diff = 0, sum_diff = 0;
+    for (const char *prompt : {"bos", "fox", "unicode", "random100"}) {
+        const auto ref = load_reference("reference/exact", "tiny-b158-i2s", prompt);
+        std::vector<bitnet_token> ids = ref.token_ids;
+        ids.insert(ids.end(), ref.continuation.begin(), ref.continuation.end());
+        const auto a = all_logits(f16, ids), b = all_logits(q8, ids);
+        for (size_t r = 0; r < ids.size(); ++r) {
+            const float *x = &a[r * nv], *y = &b[r * nv];
+            int32_t ax = 0, ay = 0;
+            for (int32_t v = 0; v < nv; ++v) {
+                if (x[v] > x[ax]) ax = v;
+                if (y[v] > y[ay]) ay = v;
+                const double d = std::fabs((double)x[v] - y[v]);
+                max_diff = std::max(max_diff, d);
+                sum_diff += d;
+            }
+            agree += ax == ay;
+            // the top logits are re-scored from the F16 weights: exact up to summation order
+            EXPECT_NEAR(y[ay], x[ay], 1e-4) << "row " << r;
+            ++rows;
+        }
+    }
+    const double agreement = (double)agree / rows;
+    std::printf("Q8 LM head vs F16: top-1 agreement %d/%d (%.2f%%), max |dlogit| %.4f, mean %.5f\n",
+                agree, rows, 100.0 * agreement, max_diff, sum_diff / ((double)rows * nv));
+    RecordProperty("top1_agreement", std::to_string(agreement));
+    RecordProperty("max_abs_logit_diff", std::to_string(max_diff));
+    EXPECT_GE(agreement, 0.99);
+    EXPECT_LT(max_diff, 0.1);
+    EXPECT_GT(max_diff, 0.0);  // it is a different (quantised) head
+    bitnet_model_free(f16);
+    bitnet_model_free(q8);
+}
+
+}  // namespace
