@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# End-to-end checks of the `bitnet` command line tool.
+# Usage: tests/test_cli.sh path/to/bitnet [fixtures-dir]   (default fixtures: ../shared/fixtures)
+set -uo pipefail
+
+BITNET=${1:?usage: test_cli.sh path/to/bitnet [fixtures-dir]}
+FIX=${2:-${BITNET_FIXTURES:-$(cd "$(dirname "$0")/.." && pwd)/../shared/fixtures}}
+I2S="$FIX/tiny-b158-i2s.gguf"
+F32="$FIX/tiny-b158-f32.gguf"
+VOCAB="$FIX/llama3-vocab.gguf"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitnet-cli-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+n_fail=0
+n_pass=0
+pass() { n_pass=$((n_pass + 1)); echo "ok   - $1"; }
+failed() {
+    n_fail=$((n_fail + 1))
+    echo "FAIL - $1"
+    shift
+    for f in "$@"; do [ -f "$f" ] && sed 's/^/       | /' "$f" | head -20; done
+}
+
+# run NAME CMD... : runs the command, stdout -> $TMP/out, stderr -> $TMP/err, status in $rc.
+run() {
+    "$@" >"$TMP/out" 2>"$TMP/err"
+    rc=$?
+}
+
+# expect_ok NAME CMD...
+expect_ok() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$rc" -eq 0 ]; then pass "$name"; else failed "$name (exit $rc)" "$TMP/err"; fi
+}
+
+# expect_fail NAME CMD... : non-zero exit below 128 (no crash) and a "bitnet:" message on stderr.
+expect_fail() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$rc" -eq 0 ]; then
+        failed "$name: exited 0, expected failure" "$TMP/out" "$TMP/err"
+    elif [ "$rc" -ge 128 ]; then
+        failed "$name: crashed (exit $rc)" "$TMP/err"
+    elif ! grep -q 'bitnet' "$TMP/err"; then
+        failed "$name: exit $rc but no error message on stderr" "$TMP/err"
+    else
+        pass "$name (exit $rc: $(grep -m1 'bitnet' "$TMP/err"))"
+    fi
+}
+
+for f in "$I2S" "$F32" "$VOCAB"; do
+    if [ ! -f "$f" ]; then
+        echo "missing fixture $f" >&2
+        exit 1
+    fi
+done
+
+# ---- version and help ---------------------------------------------------------------------
+expect_ok "--version" "$BITNET" --version
+grep -q '^bitnet [0-9]' "$TMP/out" || failed "--version prints 'bitnet X.Y.Z'" "$TMP/out"
+expect_ok "--help" "$BITNET" --help
+cp "$TMP/out" "$TMP/help"
+for sub in generate tokenize logits info bench gen-model; do
+    grep -q "^ *$sub " "$TMP/help" || failed "--help lists $sub" "$TMP/help"
+    expect_ok "$sub --help" "$BITNET" "$sub" --help
+    grep -q "Usage: bitnet $sub" "$TMP/out" || failed "$sub --help shows its usage" "$TMP/out"
+done
+
+# ---- tokenize -----------------------------------------------------------------------------
+FOX_IDS="128000,791,4062,14198,39935,35308,927,279,16053,5679,13"
+expect_ok "tokenize fox" "$BITNET" tokenize -m "$I2S" -p "The quick brown fox jumps over the lazy dog."
+if [ "$(cat "$TMP/out")" = "$FOX_IDS" ]; then pass "tokenize fox ids"; else
+    failed "tokenize fox ids: got '$(cat "$TMP/out")', want '$FOX_IDS'"; fi
+expect_ok "tokenize --no-bos" "$BITNET" tokenize -m "$I2S" -p "The quick brown fox jumps over the lazy dog." --no-bos
+if [ "$(cat "$TMP/out")" = "${FOX_IDS#128000,}" ]; then pass "tokenize --no-bos ids"; else
+    failed "tokenize --no-bos ids: got '$(cat "$TMP/out")'"; fi
+printf 'The quick brown fox jumps over the lazy dog.' >"$TMP/fox.txt"
+expect_ok "tokenize -f FILE" "$BITNET" tokenize -m "$I2S" -f "$TMP/fox.txt"
+[ "$(cat "$TMP/out")" = "$FOX_IDS" ] && pass "tokenize -f ids" || failed "tokenize -f ids: got '$(cat "$TMP/out")'"
+run "$BITNET" tokenize -m "$I2S" -f - <"$TMP/fox.txt"
+[ "$rc" -eq 0 ] && [ "$(cat "$TMP/out")" = "$FOX_IDS" ] && pass "tokenize -f - (stdin)" ||
+    failed "tokenize -f - (exit $rc): got '$(cat "$TMP/out")'" "$TMP/err"
+expect_ok "tokenize special" "$BITNET" tokenize -m "$I2S" -p "<|eot_id|>" --no-bos
+if [ "$(cat "$TMP/out")" = "128009" ]; then pass "tokenize parses <|eot_id|>"; else
+    failed "tokenize parses <|eot_id|>: got '$(cat "$TMP/out")'"; fi
+
+# ---- generate -----------------------------------------------------------------------------
+expect_ok "generate greedy" "$BITNET" generate -m "$I2S" -p "The quick brown fox" -n 8 --temp 0 -t 2
+[ -s "$TMP/out" ] && pass "generate wrote text" || failed "generate wrote nothing to stdout" "$TMP/err"
+grep -q '^prompt: [0-9]* tokens, .* | generation: [0-9]* tokens' "$TMP/err" &&
+    pass "generate timing summary" || failed "generate timing summary on stderr" "$TMP/err"
+cp "$TMP/out" "$TMP/greedy1"
+expect_ok "generate greedy again" "$BITNET" generate -m "$I2S" -p "The quick brown fox" -n 8 --temp 0 -t 1
+cmp -s "$TMP/out" "$TMP/greedy1" && pass "greedy generation is deterministic" ||
+    failed "greedy generation differs between runs" "$TMP/out" "$TMP/greedy1"
+expect_ok "generate --tokens --print-ids" "$BITNET" generate -m "$F32" --tokens "$FOX_IDS" -n 4 --temp 0 --print-ids --kv-type f32
+grep -q '^ids: [0-9]' "$TMP/err" && pass "generate --print-ids" || failed "generate --print-ids" "$TMP/err"
+expect_ok "generate -n 0" "$BITNET" generate -m "$I2S" -p "Hi" -n 0
+expect_ok "generate -f FILE" "$BITNET" generate -m "$I2S" -f "$TMP/fox.txt" -n 3 --temp 0 -c 64
+expect_ok "generate sampled with seed" "$BITNET" generate -m "$I2S" -p "Hello" -n 6 --seed 42 --temp 0.9 --top-k 20 --top-p 0.9 --min-p 0.01 --repeat-penalty 1.1
+cp "$TMP/out" "$TMP/seeded1"
+expect_ok "generate sampled with seed again" "$BITNET" generate -m "$I2S" -p "Hello" -n 6 --seed 42 --temp 0.9 --top-k 20 --top-p 0.9 --min-p 0.01 --repeat-penalty 1.1
+cmp -s "$TMP/out" "$TMP/seeded1" && pass "seeded sampling is reproducible" ||
+    failed "seeded sampling differs between runs" "$TMP/out" "$TMP/seeded1"
+
+# ---- logits -------------------------------------------------------------------------------
+expect_ok "logits last" "$BITNET" logits -m "$I2S" --tokens "$FOX_IDS" --out "$TMP/last.f32"
+size=$(stat -c %s "$TMP/last.f32" 2>/dev/null || echo 0)
+[ "$size" -eq $((128256 * 4)) ] && pass "logits file has 128256 floats" ||
+    failed "logits file size $size, want $((128256 * 4))"
+expect_ok "logits --all" "$BITNET" logits -m "$F32" --tokens "128000,791,4062" --out "$TMP/all.f32" --all --kv-type f32
+size=$(stat -c %s "$TMP/all.f32" 2>/dev/null || echo 0)
+[ "$size" -eq $((3 * 128256 * 4)) ] && pass "logits --all file has 3 rows" ||
+    failed "logits --all file size $size, want $((3 * 128256 * 4))"
+
+# ---- info ---------------------------------------------------------------------------------
+expect_ok "info" "$BITNET" info -m "$I2S"
+grep -q 'bitnet-b1.58' "$TMP/out" && pass "info shows the architecture" || failed "info architecture" "$TMP/out"
+grep -q 'token_embd.weight' "$TMP/out" && grep -q 'blk.1.ffn_down.weight' "$TMP/out" &&
+    grep -q 'I2_S' "$TMP/out" && pass "info shows the tensor table" || failed "info tensor table" "$TMP/out"
+grep -q 'tokenizer.ggml.tokens *= \[128256 items' "$TMP/out" && pass "info shows arrays as [N items]" ||
+    failed "info array summary" "$TMP/out"
+
+# ---- bench --------------------------------------------------------------------------------
+expect_ok "bench" "$BITNET" bench -m "$I2S" -p 16 -n 4 -r 2 -t 1,2
+grep -q '| *pp16 *|' "$TMP/out" && grep -q '| *tg4 *|' "$TMP/out" && pass "bench table rows" ||
+    failed "bench table" "$TMP/out" "$TMP/err"
+[ "$(grep -c '| *tg4 *|' "$TMP/out")" -eq 2 ] && pass "bench ran two thread counts" ||
+    failed "bench thread list" "$TMP/out"
+
+# ---- gen-model ----------------------------------------------------------------------------
+expect_ok "gen-model tiny" "$BITNET" gen-model --preset tiny -o "$TMP/models/tiny.gguf" --seed 7
+expect_ok "generate from generated tiny" "$BITNET" generate -m "$TMP/models/tiny.gguf" -p "the quick brown fox" -n 8 --temp 0
+expect_ok "tokenize with generated vocab" "$BITNET" tokenize -m "$TMP/models/tiny.gguf" -p "the world"
+grep -q '^[0-9][0-9,]*$' "$TMP/out" && pass "generated vocab tokenizes" || failed "generated vocab tokenize" "$TMP/out"
+expect_ok "info of generated tiny" "$BITNET" info -m "$TMP/models/tiny.gguf"
+grep -q 'bitnet-b1.58' "$TMP/out" && grep -q 'blk.1.attn_q.weight' "$TMP/out" && pass "generated tiny info" ||
+    failed "generated tiny info" "$TMP/out"
+expect_ok "gen-model deterministic" "$BITNET" gen-model --preset tiny -o "$TMP/models/tiny2.gguf" --seed 7
+cmp -s "$TMP/models/tiny.gguf" "$TMP/models/tiny2.gguf" && pass "gen-model is deterministic" ||
+    failed "gen-model output differs for the same seed"
+expect_ok "gen-model f32 with llama3 vocab" "$BITNET" gen-model --preset tiny --weights f32 --vocab "$VOCAB" -o "$TMP/models/tiny-f32.gguf"
+expect_ok "tokenize on generated llama3-vocab model" "$BITNET" tokenize -m "$TMP/models/tiny-f32.gguf" -p "The quick brown fox jumps over the lazy dog."
+[ "$(cat "$TMP/out")" = "$FOX_IDS" ] && pass "copied vocabulary tokenizes like the fixture" ||
+    failed "copied vocabulary tokenize: got '$(cat "$TMP/out")'"
+expect_ok "generate from generated f32" "$BITNET" generate -m "$TMP/models/tiny-f32.gguf" -p "Hi" -n 4 --temp 0
+expect_ok "gen-model custom shape" "$BITNET" gen-model -o "$TMP/models/custom.gguf" --n-embd 256 --n-layer 1 --n-head 4 --n-head-kv 1 --n-ff 512 --n-ctx 128
+expect_ok "generate from custom shape" "$BITNET" generate -m "$TMP/models/custom.gguf" -p "a" -n 4 --temp 0
+
+# ---- errors: non-zero, below 128, with a message ------------------------------------------
+expect_fail "missing model file" "$BITNET" generate -m "$TMP/does-not-exist.gguf" -p hi
+head -c 1000000 "$I2S" >"$TMP/truncated.gguf"
+expect_fail "truncated model (generate)" "$BITNET" generate -m "$TMP/truncated.gguf" -p hi -n 2
+expect_fail "truncated model (info)" "$BITNET" info -m "$TMP/truncated.gguf"
+head -c 100 "$I2S" >"$TMP/header-only.gguf"
+expect_fail "model cut inside the header" "$BITNET" tokenize -m "$TMP/header-only.gguf" -p hi
+: >"$TMP/empty.gguf"
+expect_fail "empty model file" "$BITNET" tokenize -m "$TMP/empty.gguf" -p hi
+printf 'this is not a gguf file at all, just text\n' >"$TMP/text.gguf"
+expect_fail "not a GGUF file" "$BITNET" info -m "$TMP/text.gguf"
+expect_fail "directory as model" "$BITNET" info -m "$TMP"
+expect_fail "vocabulary-only GGUF as model" "$BITNET" generate -m "$VOCAB" -p hi -n 2
+expect_fail "missing -m" "$BITNET" generate -p hi
+expect_fail "missing prompt" "$BITNET" generate -m "$I2S"
+expect_fail "missing prompt file" "$BITNET" generate -m "$I2S" -f "$TMP/no-such-prompt.txt"
+expect_fail "-p and --tokens together" "$BITNET" generate -m "$I2S" -p hi --tokens 1,2
+expect_fail "bad --kv-type" "$BITNET" generate -m "$I2S" -p hi --kv-type q8
+expect_fail "bad --kv-type (logits)" "$BITNET" logits -m "$I2S" --tokens 1 --out "$TMP/x.f32" --kv-type bf16
+expect_fail "--tokens id out of range" "$BITNET" generate -m "$I2S" --tokens 128000,999999 -n 2
+expect_fail "--tokens id out of range (logits)" "$BITNET" logits -m "$I2S" --tokens 128256 --out "$TMP/y.f32"
+expect_fail "--tokens not numbers" "$BITNET" logits -m "$I2S" --tokens 1,x,3 --out "$TMP/z.f32"
+expect_fail "--tokens negative" "$BITNET" logits -m "$I2S" --tokens=-5 --out "$TMP/z.f32"
+expect_fail "--tokens empty item" "$BITNET" logits -m "$I2S" --tokens 1,,3 --out "$TMP/z.f32"
+expect_fail "-n negative" "$BITNET" generate -m "$I2S" -p hi -n -1
+expect_fail "-n not a number" "$BITNET" generate -m "$I2S" -p hi -n lots
+expect_fail "--top-p above 1" "$BITNET" generate -m "$I2S" -p hi --top-p 1.5
+expect_fail "--temp nan" "$BITNET" generate -m "$I2S" -p hi --temp nan
+expect_fail "--repeat-penalty 0" "$BITNET" generate -m "$I2S" -p hi --repeat-penalty 0
+expect_fail "too many threads" "$BITNET" generate -m "$I2S" -p hi -t 100000
+expect_fail "context too small for prompt" "$BITNET" generate -m "$I2S" -p "The quick brown fox jumps over the lazy dog." -c 4 -n 2
+expect_fail "logits to unwritable path" "$BITNET" logits -m "$I2S" --tokens 1 --out "$TMP/no/such/dir/x.f32"
+expect_fail "unknown subcommand" "$BITNET" frobnicate
+expect_fail "no subcommand" "$BITNET"
+expect_fail "unknown option" "$BITNET" tokenize -m "$I2S" -p hi --bogus
+expect_fail "bench bad thread list" "$BITNET" bench -m "$I2S" -t 1,,2
+expect_fail "gen-model bad preset" "$BITNET" gen-model -o "$TMP/bad.gguf" --preset huge
+expect_fail "gen-model bad shape" "$BITNET" gen-model -o "$TMP/bad.gguf" --n-embd 200
+expect_fail "gen-model heads do not divide" "$BITNET" gen-model -o "$TMP/bad.gguf" --n-head 3
+expect_fail "gen-model missing vocab file" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/nope.gguf"
+expect_fail "gen-model vocab file not GGUF" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/text.gguf"
+[ ! -e "$TMP/bad.gguf" ] && pass "failed gen-model leaves no file" || failed "failed gen-model left a file behind"
+
+echo
+echo "$n_pass passed, $n_fail failed"
+[ "$n_fail" -eq 0 ]

@@ -1,0 +1,105 @@
+// bitnet — command line tool of libbitnet: generate text, tokenize, dump logits, inspect and
+// benchmark BitNet b1.58 GGUF models, and write random-weight test models.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+namespace {
+
+std::string version_text() {
+    std::string v = "bitnet " + std::string(bitnet_version());
+    const int header = BITNET_VERSION_NUMBER;
+    if (bitnet_version_number() != header) {
+        v += " (warning: built against header version " + std::to_string(header / 10000) + "." +
+             std::to_string(header / 100 % 100) + "." + std::to_string(header % 100) + ")";
+    }
+    return v;
+}
+
+int run_guarded(const std::function<int()> &run) {
+    try {
+        return run();
+    } catch (const bitnet_cli::Failure &f) {
+        std::fflush(stdout);
+        if (f.where.empty())
+            std::fprintf(stderr, "bitnet: %s\n", f.message.c_str());
+        else
+            std::fprintf(stderr, "bitnet: %s: %s\n", f.where.c_str(), f.message.c_str());
+        return f.code;
+    } catch (const CLI::Error &e) {  // option checks done after parsing
+        std::fflush(stdout);
+        std::fprintf(stderr, "bitnet: %s\n", e.what());
+        return bitnet_cli::kExitUsage;
+    } catch (const std::bad_alloc &) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "bitnet: out of memory\n");
+        return bitnet_cli::kExitRuntime;
+    } catch (const std::exception &e) {
+        std::fflush(stdout);
+        std::fprintf(stderr, "bitnet: %s\n", e.what());
+        return bitnet_cli::kExitRuntime;
+    }
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    CLI::App app{"bitnet — CPU inference for ternary BitNet b1.58 GGUF models (libbitnet " +
+                     std::string(bitnet_version()) + ")",
+                 "bitnet"};
+    app.set_version_flag("--version", version_text(), "print the version and exit");
+    app.require_subcommand(1);
+    app.footer(
+        "Run 'bitnet <command> --help' for the options of a command.\n"
+        "Exit status: 0 success, 1 runtime error (bad model file, failed call), 2 usage error.");
+    app.failure_message([](const CLI::App *a, const CLI::Error &e) -> std::string {
+        std::string name = "bitnet";
+        // Name the subcommand that failed, if any was selected.
+        for (const CLI::App *sub : a->get_subcommands()) name += " " + sub->get_name();
+        return "bitnet: " + std::string(e.what()) + "\nRun '" + name +
+               " --help' for more information.\n";
+    });
+
+    std::vector<bitnet_cli::Command> commands;
+    commands.push_back(bitnet_cli::add_generate(app));
+    commands.push_back(bitnet_cli::add_tokenize(app));
+    commands.push_back(bitnet_cli::add_logits(app));
+    commands.push_back(bitnet_cli::add_info(app));
+    commands.push_back(bitnet_cli::add_bench(app));
+    commands.push_back(bitnet_cli::add_chat(app));
+    commands.push_back(bitnet_cli::add_perplexity(app));
+    commands.push_back(bitnet_cli::add_gen_model(app));
+
+    // CLI11 would report an unknown command word as "A subcommand is required".
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        for (const auto &cmd : commands) known = known || cmd.app->check_name(argv[1]);
+        if (!known) {
+            std::fprintf(
+                stderr,
+                "bitnet: unknown command '%s'\nRun 'bitnet --help' for the list of commands.\n",
+                argv[1]);
+            return bitnet_cli::kExitUsage;
+        }
+    }
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? 0 : bitnet_cli::kExitUsage;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "bitnet: %s\n", e.what());
+        return bitnet_cli::kExitUsage;
+    }
+
+    for (const auto &cmd : commands) {
+        if (cmd.app->parsed()) return run_guarded(cmd.run);
+    }
+    std::fprintf(stderr, "bitnet: no command given; run 'bitnet --help'\n");
+    return bitnet_cli::kExitUsage;
+}
