@@ -1,0 +1,45 @@
+# Sanitizer and fuzzing instrumentation for every target of the build (included from the top-level
+# CMakeLists.txt before any target is defined).
+#
+#   -DBITNET_SANITIZE=address  AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer,
+#                              part of ASan on Linux); any UB report aborts the program.
+#   -DBITNET_SANITIZE=thread   ThreadSanitizer.
+#   -DBITNET_FUZZ=ON           libFuzzer harnesses in tests/fuzz (clang only): everything is
+#                              compiled with -fsanitize=fuzzer-no-link,address,undefined so the
+#                              library's code gives coverage feedback; the harnesses link
+#                              -fsanitize=fuzzer.
+# Third-party libraries from the system (OpenBLAS, PCRE2, hwloc, GoogleTest, libstdc++) are not
+# instrumented; see tests/sanitizers.md for what that means for each sanitizer.
+set(BITNET_SANITIZE "" CACHE STRING "Sanitizer build: empty (none), address (ASan+UBSan) or thread (TSan)")
+set_property(CACHE BITNET_SANITIZE PROPERTY STRINGS "" address thread)
+option(BITNET_FUZZ "Build the libFuzzer harnesses in tests/fuzz (clang only)" OFF)
+
+set(_bitnet_san_flags "")
+if(BITNET_SANITIZE STREQUAL "address")
+  set(_bitnet_san_flags -fsanitize=address,undefined -fno-omit-frame-pointer
+      -fno-sanitize-recover=undefined)
+elseif(BITNET_SANITIZE STREQUAL "thread")
+  set(_bitnet_san_flags -fsanitize=thread -fno-omit-frame-pointer)
+elseif(NOT BITNET_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "BITNET_SANITIZE must be empty, 'address' or 'thread' (got '${BITNET_SANITIZE}')")
+endif()
+
+if(BITNET_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "BITNET_FUZZ=ON needs clang (libFuzzer); configure with CC=clang CXX=clang++")
+  endif()
+  if(BITNET_SANITIZE STREQUAL "thread")
+    message(FATAL_ERROR "BITNET_FUZZ=ON uses ASan+UBSan; it cannot be combined with BITNET_SANITIZE=thread")
+  endif()
+  set(_bitnet_san_flags -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+      -fno-sanitize-recover=undefined)
+endif()
+
+if(_bitnet_san_flags)
+  message(STATUS "bitnet: instrumenting all targets with ${_bitnet_san_flags}")
+  add_compile_options(${_bitnet_san_flags})
+  add_link_options(${_bitnet_san_flags})
+  # Release optimisation hides frames in reports; keep it (sanitized tests must stay fast) but
+  # keep line tables.
+  add_compile_options(-g)
+endif()
