@@ -187,6 +187,13 @@ BITNET_API int32_t bitnet_model_n_head(const bitnet_model *model);
 BITNET_API int32_t bitnet_model_n_head_kv(const bitnet_model *model);
 /** Total size in bytes of all tensor data of the model file. 0 if NULL. */
 BITNET_API uint64_t bitnet_model_size_bytes(const bitnet_model *model);
+/**
+ * Bytes of weights a decode step reads (batch of one token): every BitLinear matrix, the norm
+ * vectors, one embedding row and the whole LM head as held in memory (F16 or, with
+ * BITNET_LM_HEAD_Q8, int8 plus block scales). Divide a measured read bandwidth (bytes/s) by it
+ * for the memory-bound limit of tokens/s. 0 if NULL.
+ */
+BITNET_API uint64_t bitnet_model_decode_bytes(const bitnet_model *model);
 /** Number of parameters (weights) in the model's tensors. 0 if NULL. */
 BITNET_API uint64_t bitnet_model_n_params(const bitnet_model *model);
 

@@ -1,4 +1,5 @@
 // Run-time ISA detection and the kernel tables.
+#include <atomic>
 #include <strings.h>
 
 #include <cstdio>
@@ -175,9 +176,20 @@ const KernelTable &table(Isa isa) {
     }
 }
 
-const KernelTable &active() {
-    static const KernelTable &t = table(best_isa());
-    return t;
+namespace {
+std::atomic<const KernelTable *> g_active{nullptr};
 }
+
+const KernelTable &active() {
+    const KernelTable *t = g_active.load(std::memory_order_acquire);
+    if (t == nullptr) {
+        static const KernelTable &best = table(best_isa());
+        t = &best;
+        g_active.store(t, std::memory_order_release);
+    }
+    return *t;
+}
+
+void set_active_isa(Isa isa) { g_active.store(&table(isa), std::memory_order_release); }
 
 }  // namespace bitnet::kernels

@@ -64,6 +64,9 @@ inline __m256i block_dot(const __m256i c[4], const int8_t *qb) {
     return _mm256_madd_epi16(s, _mm256_set1_epi16(1));
 }
 
+// Software prefetch distance in tiles (measured on 2B4T-shaped decode: 1 tile +30%, 4 tiles
+// +40% tokens/s over none; 16 tiles is worse).
+constexpr int kPrefetchTiles = 4;
 // NR weight rows x NT activation rows; each block is unpacked once and used for all NT tokens.
 template <int NR, int NT>
 void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int32_t *out,
@@ -79,7 +82,12 @@ void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int
         BITNET_UNROLL
         for (int r = 0; r < NR; ++r) {
             __m256i c[4];
-            unpack_block(w + r * row_bytes + b * kI2sBlockBytes, c);
+            const uint8_t *wb = w + r * row_bytes + b * kI2sBlockBytes;
+            // Rows are short (640 B for k = 2560) and consecutive: fetch the same spot of the
+            // tile after next, so the stream from memory runs ahead of the arithmetic.
+            _mm_prefetch(reinterpret_cast<const char *>(wb + kPrefetchTiles * NR * row_bytes),
+                         _MM_HINT_T0);
+            unpack_block(wb, c);
             BITNET_UNROLL
             for (int t = 0; t < NT; ++t) {
                 acc[r][t] = _mm256_add_epi32(acc[r][t], block_dot(c, q + t * k + b * kI2sBlock));

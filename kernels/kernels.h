@@ -85,8 +85,11 @@ struct KernelTable {
 // Table for an ISA (must be supported: throws std::invalid_argument otherwise); the scalar
 // table always exists.
 const KernelTable &table(Isa isa);
-// Table of best_isa(), chosen once.
+// Table of best_isa(), chosen once (or the one set_active_isa chose).
 const KernelTable &active();
+// Switches the table active() returns (must be supported): lets tests and benches run the
+// whole engine on each ISA in one process. Not for use while evaluations are running.
+void set_active_isa(Isa isa);
 
 // Scalar reference kernels (always available; also used by tests as ground truth).
 float quantize_row_i8_scalar(const float *x, int64_t n, int8_t *q, int32_t *sum);

@@ -192,6 +192,9 @@ MODEL_HP(bitnet_model_n_head_kv, n_head_kv)
 uint64_t bitnet_model_size_bytes(const bitnet_model *model) {
     return model ? model->impl->size_bytes() : 0;
 }
+uint64_t bitnet_model_decode_bytes(const bitnet_model *model) {
+    return model ? model->impl->decode_bytes() : 0;
+}
 uint64_t bitnet_model_n_params(const bitnet_model *model) {
     return model ? model->impl->n_params() : 0;
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "bitnet.h"
+#include "kernels/kernels.h"
 #include "reference.h"
 
 using bitnet::test::fixture;
@@ -290,6 +291,42 @@ TEST(ModelReference, SmallBatchEqualsOneBatch) {
         for (int32_t v = 0; v < nv; v += 97) ASSERT_NEAR(a[v], b[v], 1e-4) << "row " << i;
     }
     bitnet_context_free(c);
+}
+
+}  // namespace
+
+// End-to-end logits do not depend on the kernel ISA: integer BitLinear products are exact on
+// every ISA and only float summation order differs.
+
+namespace {
+
+TEST(ModelReference, LogitsAgreeAcrossIsas) {
+    using bitnet::kernels::Isa;
+    const Reference ref = load_reference("reference/exact", "tiny-b158-i2s", "fox");
+    ModelHolder mh("tiny-b158-i2s.gguf");
+    const int32_t nv = bitnet_model_n_vocab(mh.m);
+    const Isa original = bitnet::kernels::active().isa;
+    std::vector<float> scalar;
+    int compared = 0;
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+        if (!bitnet::kernels::isa_supported(isa)) continue;
+        bitnet::kernels::set_active_isa(isa);
+        CtxHolder ch(mh.m, BITNET_KV_F32);
+        ASSERT_EQ(bitnet_eval(ch.c, ref.token_ids.data(), ref.token_ids.size(), BITNET_LOGITS_ALL),
+                  BITNET_OK);
+        const float *l = bitnet_get_logits(ch.c, 0);
+        if (scalar.empty()) {
+            scalar.assign(l, l + ref.token_ids.size() * nv);
+            continue;
+        }
+        double worst = 0;
+        for (size_t i = 0; i < scalar.size(); ++i) worst = std::max(worst, (double)std::fabs(l[i] - scalar[i]));
+        EXPECT_LE(worst, 1e-4) << bitnet::kernels::isa_name(isa) << " vs scalar";
+        ++compared;
+    }
+    bitnet::kernels::set_active_isa(original);
+    EXPECT_GE(compared, bitnet::kernels::best_isa() == Isa::Scalar ? 0 : 1);
+    RecordProperty("isas_compared_with_scalar", compared);
 }
 
 }  // namespace

@@ -237,6 +237,22 @@ void Model::quantize_output_q8() {
     output_q8_ = std::move(q);
 }
 
+uint64_t Model::decode_bytes() const {
+    uint64_t bytes = 0;
+    for (const gguf::TensorInfo &t : file_->tensors()) {
+        if (t.name == "token_embd.weight" || t.name == "output.weight") continue;
+        bytes += t.nbytes;
+    }
+    bytes += token_embd_.k * (token_embd_.type == TensorType::F16 ? 2 : 4);  // one embedding row
+    if (output_q8_) {
+        bytes += output_q8_->q.size() + output_q8_->scale.size() * sizeof(float);
+    } else {
+        const gguf::TensorInfo *head = file_->find_tensor(output_.name);
+        bytes += head ? head->nbytes : 0;
+    }
+    return bytes;
+}
+
 void Model::embed(int32_t token, float *out) const {
     const int64_t d = token_embd_.k;
     if (token_embd_.type == TensorType::F16) {

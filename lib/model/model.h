@@ -81,6 +81,7 @@ public:
     const float *output_norm() const { return output_norm_; }
     uint64_t size_bytes() const { return size_bytes_; }
     uint64_t n_params() const { return n_params_; }
+    uint64_t decode_bytes() const;
 
     // Embedding row of `token` as float32 (n_embd values).
     void embed(int32_t token, float *out) const;

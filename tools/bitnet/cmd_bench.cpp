@@ -1,7 +1,10 @@
 // bitnet bench: llama-bench style prompt-processing (pp) and text-generation (tg) speeds.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common.h"
@@ -16,8 +19,54 @@ struct BenchOptions {
     std::string threads = "0";
     int32_t reps = 5;
     std::string kv_type = "f16";
+    std::string lm_head = "auto";
     bool no_warmup = false;
+    bool roofline = false;
 };
+
+// Resident set size of this process in bytes (/proc/self/status VmRSS), 0 if unknown.
+uint64_t resident_bytes() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    }
+    return 0;
+}
+
+// Read bandwidth with n threads streaming over a 1 GiB buffer (each thread its own slice), in
+// bytes per second, best of 3 passes: the roofline of a memory-bound decode step.
+double read_bandwidth(int n_threads) {
+    const size_t n = (size_t(1) << 30) / sizeof(uint64_t);
+    std::vector<uint64_t> buf(n);
+    for (size_t i = 0; i < n; i += 512) buf[i] = i;  // touch every page
+    double best = 0.0;
+    for (int pass = 0; pass < 3; ++pass) {
+        std::vector<std::thread> threads;
+        std::vector<uint64_t> sums((size_t)n_threads);
+        const double t0 = now_seconds();
+        for (int t = 0; t < n_threads; ++t) {
+            threads.emplace_back([&, t] {
+                const size_t b = n * t / n_threads, e = n * (t + 1) / n_threads;
+                uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+                for (size_t i = b; i + 4 <= e; i += 4) {
+                    s0 += buf[i];
+                    s1 += buf[i + 1];
+                    s2 += buf[i + 2];
+                    s3 += buf[i + 3];
+                }
+                sums[(size_t)t] = s0 + s1 + s2 + s3;
+            });
+        }
+        for (auto &th : threads) th.join();
+        const double secs = now_seconds() - t0;
+        uint64_t total = 0;
+        for (uint64_t v : sums) total += v;
+        if (total == 1) std::printf(" ");  // keep the sums alive
+        best = std::max(best, (double)(n * sizeof(uint64_t)) / secs);
+    }
+    return best;
+}
 
 std::string tps(double v) {
     char buf[64];
@@ -30,7 +79,10 @@ int run_bench(const BenchOptions &o) {
     for (const int32_t t : thread_counts)
         if (t > 1024) throw CLI::ValidationError("-t", "at most 1024 threads");
 
-    ModelPtr model = load_model(o.model);
+    const double load_t0 = now_seconds();
+    ModelPtr model = load_model(o.model, o.lm_head);
+    const double load_s = now_seconds() - load_t0;
+    const uint64_t rss_after_load = resident_bytes();
     const std::string name = base_name(o.model);
     const std::string size = format_bytes(bitnet_model_size_bytes(model.get()));
     const std::string params = format_count(bitnet_model_n_params(model.get()));
@@ -100,6 +152,23 @@ int run_bench(const BenchOptions &o) {
         sep += " " + (c == 0 ? std::string(w[c], '-') : std::string(w[c] - 1, '-') + ":") + " |";
     std::printf("%s\n", sep.c_str());
     for (const auto &row : table) print_row(row, true);
+
+    // Roofline: a decode step reads every weight once, so read bandwidth / bytes per token bounds
+    // generation speed.
+    const uint64_t per_token = bitnet_model_decode_bytes(model.get());
+    std::printf("\nload: %.2f s; resident: %s after load, %s after the runs (tensor data %s, "
+                "mapped)\n", load_s, format_bytes(rss_after_load).c_str(),
+                format_bytes(resident_bytes()).c_str(),
+                format_bytes(bitnet_model_size_bytes(model.get())).c_str());
+    if (o.roofline) {
+        for (const int32_t t : thread_counts) {
+            const int n = t > 0 ? t : 1;
+            const double bw = read_bandwidth(n);
+            std::printf("roofline: %d threads read %.1f GB/s; decode reads %s per token -> "
+                        "bound %.1f tokens/s\n",
+                        n, bw / 1e9, format_bytes(per_token).c_str(), bw / (double)per_token);
+        }
+    }
     std::fflush(stdout);
     return 0;
 }
@@ -130,7 +199,10 @@ Command add_bench(CLI::App &app) {
         ->check(CLI::Range(1, 1000))
         ->capture_default_str();
     add_kv_type_option(sub, o->kv_type);
+    add_lm_head_option(sub, o->lm_head);
     sub->add_flag("--no-warmup", o->no_warmup, "skip the untimed warm-up run");
+    sub->add_flag("--roofline", o->roofline,
+                  "also measure read bandwidth (1 GiB buffer) and print the implied decode bound");
     return {sub, [o]() { return run_bench(*o); }};
 }
 

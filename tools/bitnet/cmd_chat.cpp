@@ -24,6 +24,7 @@ struct ChatOptions {
     int32_t threads = 0;
     uint32_t n_ctx = 0;
     std::string kv_type = "f16";
+    std::string lm_head = "auto";
 };
 
 std::string chat_format(const std::vector<bitnet_chat_message> &msgs) {
@@ -43,7 +44,7 @@ int print_piece(const char *piece, size_t len, bitnet_token, void *) {
 }
 
 int run_chat(const ChatOptions &o) {
-    ModelPtr model = load_model(o.model);
+    ModelPtr model = load_model(o.model, o.lm_head);
     bitnet_context_params cp = bitnet_context_default_params();
     cp.n_ctx = o.n_ctx;
     cp.n_threads = o.threads;
@@ -141,6 +142,7 @@ Command add_chat(CLI::App &app) {
         ->check(CLI::Range(0, 1024));
     sub->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens (0: model's, max 4096)");
     add_kv_type_option(sub, o->kv_type);
+    add_lm_head_option(sub, o->lm_head);
     return {sub, [o] { return run_chat(*o); }};
 }
 

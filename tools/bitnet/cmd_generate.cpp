@@ -28,6 +28,7 @@ struct GenerateOptions {
     int32_t threads = 0;
     uint32_t n_ctx = 0;
     std::string kv_type = "f16";
+    std::string lm_head = "auto";
     bool print_ids = false;
     bool no_bos = false;
     bool no_parse_special = false;
@@ -75,7 +76,7 @@ const char *stop_reason_text(int reason) {
 }
 
 int run_generate(const GenerateOptions &o) {
-    ModelPtr model = load_model(o.model);
+    ModelPtr model = load_model(o.model, o.lm_head);
 
     std::string prompt = o.prompt;
     if (!o.prompt_file.empty()) prompt = read_file(o.prompt_file);
@@ -231,6 +232,7 @@ Command add_generate(CLI::App &app) {
         ->check(CLI::Range(0u, 1u << 24))
         ->capture_default_str();
     add_kv_type_option(sub, o->kv_type);
+    add_lm_head_option(sub, o->lm_head);
     sub->add_flag("--print-ids", o->print_ids,
                   "print the generated token ids (comma-separated) and the stop reason on stderr");
     sub->add_flag("--no-bos", o->no_bos, "do not prepend the BOS token to the text prompt");

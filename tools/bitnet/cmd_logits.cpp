@@ -17,6 +17,7 @@ struct LogitsOptions {
     std::string out;
     bool all = false;
     std::string kv_type = "f16";
+    std::string lm_head = "auto";
     int32_t threads = 0;
     uint32_t n_ctx = 0;
 };
@@ -38,7 +39,7 @@ void write_rows(std::FILE *f, const float *row, size_t n, const std::string &pat
 
 int run_logits(const LogitsOptions &o) {
     const std::vector<bitnet_token> ids = to_tokens(o.tokens);
-    ModelPtr model = load_model(o.model);
+    ModelPtr model = load_model(o.model, o.lm_head);
     check_token_ids(model.get(), ids, o.model);
 
     bitnet_context_params cp = bitnet_context_default_params();
@@ -101,6 +102,7 @@ Command add_logits(CLI::App &app) {
     sub->add_option("-o,--out", o->out, "output file")->required()->type_name("FILE");
     sub->add_flag("--all", o->all, "write the logits of every position, not only the last");
     add_kv_type_option(sub, o->kv_type);
+    add_lm_head_option(sub, o->lm_head);
     sub->add_option("-t,--threads", o->threads, "worker threads (0 = number of physical cores)")
         ->check(CLI::Range(0, 1024))
         ->capture_default_str();

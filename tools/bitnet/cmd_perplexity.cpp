@@ -16,6 +16,7 @@ struct PerplexityOptions {
     int32_t chunks = 0;
     int32_t threads = 0;
     std::string kv_type = "f16";
+    std::string lm_head = "auto";
 };
 
 int on_chunk(int32_t chunk, double ppl, void *) {
@@ -31,7 +32,7 @@ int run_perplexity(const PerplexityOptions &o) {
     ss << in.rdbuf();
     const std::string text = ss.str();
 
-    ModelPtr model = load_model(o.model);
+    ModelPtr model = load_model(o.model, o.lm_head);
     bitnet_context_params cp = bitnet_context_default_params();
     cp.n_ctx = o.n_ctx;
     cp.n_threads = o.threads;
@@ -72,6 +73,7 @@ Command add_perplexity(CLI::App &app) {
     sub->add_option("-t,--threads", o->threads, "Threads (0: physical cores)")
         ->check(CLI::Range(0, 1024));
     add_kv_type_option(sub, o->kv_type);
+    add_lm_head_option(sub, o->lm_head);
     return {sub, [o] { return run_perplexity(*o); }};
 }
 

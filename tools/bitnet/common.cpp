@@ -24,8 +24,11 @@ void fail_status(const std::string &where, bitnet_status status) {
     fail(where, msg, kExitRuntime);
 }
 
-ModelPtr load_model(const std::string &path) {
+ModelPtr load_model(const std::string &path, const std::string &lm_head) {
     bitnet_model_params params = bitnet_model_default_params();
+    params.lm_head_type = lm_head == "q8"    ? BITNET_LM_HEAD_Q8
+                          : lm_head == "f16" ? BITNET_LM_HEAD_F16
+                                             : BITNET_LM_HEAD_AUTO;
     bitnet_model *model = nullptr;
     const bitnet_status st = bitnet_model_load(path.c_str(), &params, &model);
     if (st != BITNET_OK || model == nullptr) {
@@ -224,6 +227,16 @@ CLI::Option *add_kv_type_option(CLI::App *app, std::string &kv_type) {
         ->add_option("--kv-type", kv_type,
                      "element type of the KV cache: f16 (half the memory) or f32 (exact)")
         ->check(CLI::IsMember({"f16", "f32"}))
+        ->capture_default_str();
+}
+
+CLI::Option *add_lm_head_option(CLI::App *app, std::string &lm_head) {
+    lm_head = "auto";
+    return app
+        ->add_option("--lm-head", lm_head,
+                     "LM head storage: auto (as in the file), f16, or q8 (int8 blocks, about half "
+                     "the memory traffic; the top 32 logits are re-scored exactly)")
+        ->check(CLI::IsMember({"auto", "f16", "q8"}))
         ->capture_default_str();
 }
 

@@ -61,7 +61,7 @@ using ModelPtr = std::unique_ptr<bitnet_model, ModelDeleter>;
 using ContextPtr = std::unique_ptr<bitnet_context, ContextDeleter>;
 
 // Loads a model; on failure fails with "bitnet: <path>: <message>".
-ModelPtr load_model(const std::string &path);
+ModelPtr load_model(const std::string &path, const std::string &lm_head = "auto");
 // Creates a context; `where` names the model in error messages.
 ContextPtr new_context(bitnet_model *model, const bitnet_context_params &params,
                        const std::string &where);
@@ -102,6 +102,8 @@ extern const CLI::Validator Positive;
 // Adds --kv-type f16|f32 (default f16) and returns the option.
 CLI::Option *add_kv_type_option(CLI::App *app, std::string &kv_type);
 int kv_type_value(const std::string &kv_type);
+// Adds --lm-head auto|f16|q8 (default auto); pass the value to load_model.
+CLI::Option *add_lm_head_option(CLI::App *app, std::string &lm_head);
 
 // ---- formatting ---------------------------------------------------------------------------
 
