@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (clang, -fsanitize=fuzzer,address,undefined) in build-fuzz,
+# generates the seed corpora and runs each harness for SECONDS seconds (default 60), one after
+# the other. Exits non-zero on any finding: crash, sanitizer report, leak, timeout, out-of-memory
+# or a broken property (harness "FINDING"). Inputs that triggered a finding are left in
+# build-fuzz/fuzz-artifacts/<harness>/; copy them to tests/fuzz/regressions/<harness>/ once fixed.
+#
+# Usage: tests/fuzz/run_fuzzers.sh [SECONDS] [HARNESS...]
+# Environment: BITNET_FUZZ_BUILD (build dir, default build-fuzz), BITNET_FIXTURES, JOBS.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT=$(pwd)
+SECS=${1:-60}
+shift || true
+HARNESSES=("$@")
+if ((${#HARNESSES[@]} == 0)); then HARNESSES=(fuzz_gguf fuzz_tokenizer fuzz_chat_sampling); fi
+BUILD=${BITNET_FUZZ_BUILD:-$ROOT/build-fuzz}
+JOBS=${JOBS:-$(nproc)}
+
+CC=${CC:-clang} CXX=${CXX:-clang++} cmake -S "$ROOT" -B "$BUILD" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITNET_FUZZ=ON \
+    -DBITNET_BUILD_TESTS=OFF -DBITNET_BUILD_BENCH=OFF -DBITNET_BUILD_TOOLS=OFF >/dev/null || exit 1
+cmake --build "$BUILD" --target fuzzers -j "$JOBS" || exit 1
+
+"$BUILD/fuzz/make_seeds" "$BUILD/fuzz-seeds" || exit 1
+
+max_len() {
+    case $1 in
+        fuzz_gguf) echo 131072 ;;   # the seed models are up to ~100 KB
+        *) echo 4096 ;;
+    esac
+}
+
+status=0
+summary=()
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+for h in "${HARNESSES[@]}"; do
+    corpus="$BUILD/fuzz-corpus/$h"
+    artifacts="$BUILD/fuzz-artifacts/$h"
+    log="$BUILD/fuzz-logs/$h.log"
+    mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
+    dict=()
+    if [ -f "$ROOT/tests/fuzz/$h.dict" ]; then dict=(-dict="$ROOT/tests/fuzz/$h.dict"); fi
+    echo "==> $h for ${SECS}s (log: $log)"
+    # New inputs go to the first directory (kept between runs); seeds and saved regressions
+    # are read too.
+    "$BUILD/fuzz/$h" -max_total_time="$SECS" -max_len="$(max_len "$h")" -timeout=20 \
+        -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
+        "$corpus" "$BUILD/fuzz-seeds/$h" "$ROOT/tests/fuzz/regressions/$h" >"$log" 2>&1
+    rc=$?
+    execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        echo "!!! $h FAILED (exit $rc); last lines of the log:"
+        tail -n 60 "$log"
+        summary+=("$h: FAILED (exit $rc), ${execs:-?} executions")
+    else
+        summary+=("$h: ok, ${execs:-?} executions, ${cov:-cov ?}")
+    fi
+done
+echo
+printf '%s\n' "${summary[@]}"
+exit $status

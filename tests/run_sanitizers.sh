@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sanitizer runs of the test suite (see tests/sanitizers.md).
+#
+#   tests/run_sanitizers.sh address   build-asan: ASan + UBSan (+ LeakSanitizer), every ctest test
+#   tests/run_sanitizers.sh thread    build-tsan: TSan, the threading tests (TSAN_TESTS below)
+#   tests/run_sanitizers.sh all       both (default)
+#
+# Any sanitizer report fails the run (UBSan: -fno-sanitize-recover; ASan/TSan: halt_on_error).
+# No suppression files are used. Environment: JOBS (parallel build/test jobs, default nproc),
+# BITNET_FIXTURES (fixtures folder), CC/CXX (compiler, default the system's).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+JOBS=${JOBS:-$(nproc)}
+WHICH=${1:-all}
+
+# Tests that exercise threads: concurrent contexts, abort, the worker pool, the C API (only
+# their executables are built in build-tsan).
+TSAN_TESTS='^(Concurrency|ThreadPool|Api)\.'
+
+configure_build() {  # dir sanitizer [targets...]
+    local dir=$1 san=$2
+    shift 2
+    cmake -S "$ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBITNET_SANITIZE="$san" \
+        -DBITNET_BUILD_BENCH=OFF >/dev/null
+    if (($# > 0)); then
+        cmake --build "$dir" -j "$JOBS" --target "$@"
+    else
+        cmake --build "$dir" -j "$JOBS"
+    fi
+}
+
+if [[ $WHICH == address || $WHICH == all ]]; then
+    echo "==> ASan + UBSan: build-asan, whole suite"
+    configure_build "$ROOT/build-asan" address
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" --timeout 1200
+fi
+
+if [[ $WHICH == thread || $WHICH == all ]]; then
+    echo "==> TSan: build-tsan, tests matching $TSAN_TESTS"
+    configure_build "$ROOT/build-tsan" thread test_concurrency test_threadpool test_api
+    # OpenBLAS is not instrumented: its own worker threads synchronise in ways TSan cannot see,
+    # so it runs on the calling thread here (OPENBLAS_NUM_THREADS=1). libbitnet's threads (the
+    # worker pool, concurrent contexts, abort) are all instrumented.
+    OPENBLAS_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+        ctest --test-dir "$ROOT/build-tsan" --output-on-failure -j "$JOBS" --timeout 1200 \
+        -R "$TSAN_TESTS"
+fi
