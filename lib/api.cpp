@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <system_error>
 
 #include "bitnet.h"
 #include "common/error.h"
@@ -50,6 +51,15 @@ bitnet_status guarded(F &&f) {
         return set_error(BITNET_ERR_OUT_OF_MEMORY, "out of memory");
     } catch (const std::length_error &e) {
         return set_error(BITNET_ERR_OUT_OF_MEMORY, std::string("allocation too large: ") + e.what());
+    } catch (const std::system_error &e) {
+        // std::thread reports EAGAIN when no thread (or no memory for its stack) can be had:
+        // a resource failure, not a bug.
+        if (e.code() == std::errc::resource_unavailable_try_again ||
+            e.code() == std::errc::not_enough_memory) {
+            return set_error(BITNET_ERR_OUT_OF_MEMORY,
+                             std::string("out of resources (cannot start a thread): ") + e.what());
+        }
+        return set_error(BITNET_ERR_INTERNAL, std::string("internal error: ") + e.what());
     } catch (const std::exception &e) {
         return set_error(BITNET_ERR_INTERNAL, std::string("internal error: ") + e.what());
     } catch (...) {
