@@ -194,6 +194,28 @@ expect_fail "gen-model missing vocab file" "$BITNET" gen-model -o "$TMP/bad.gguf
 expect_fail "gen-model vocab file not GGUF" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/text.gguf"
 [ ! -e "$TMP/bad.gguf" ] && pass "failed gen-model leaves no file" || failed "failed gen-model left a file behind"
 
+# ---- chat (piped stdin: one message per line) and perplexity -------------------------------
+chat_out=$(printf 'Hello there\nWhat is two plus two?\n/reset\nAgain\n' |
+    "$BITNET" chat -m "$I2S" -n 6 --temp 0 --system "Be brief." 2>"$TMP/chat.err")
+chat_rc=$?
+[ $chat_rc -eq 0 ] && pass "chat over piped stdin exits 0" || failed "chat exited $chat_rc: $(cat "$TMP/chat.err")"
+[ "$(printf '%s\n' "$chat_out" | grep -c '')" -ge 4 ] && pass "chat answers every message (and /reset)" ||
+    failed "chat printed: $chat_out"
+printf '%s\n' "$chat_out" | grep -q '(conversation reset)' && pass "chat /reset" || failed "chat /reset not acknowledged"
+# A conversation longer than the context: a clear message, the chat goes on after a reset.
+long_out=$(for i in 1 2 3 4 5 6; do echo "Tell me more about the quick brown fox number $i"; done |
+    "$BITNET" chat -m "$I2S" -n 8 --temp 0 -c 48 2>"$TMP/chat_full.err")
+grep -q "context is full" "$TMP/chat_full.err" && pass "chat reports a full context" ||
+    failed "no context-full message: $(cat "$TMP/chat_full.err")"
+for i in $(seq 1 30); do cat "$FIX/README.md"; done >"$TMP/ppl.txt"
+ppl_out=$("$BITNET" perplexity -m "$F32" -f "$TMP/ppl.txt" -c 64 --chunks 3 2>"$TMP/ppl.err")
+printf '%s\n' "$ppl_out" | grep -Eq '^\[1\][0-9.]+,\[2\][0-9.]+,\[3\][0-9.]+,' && pass "perplexity prints running values" ||
+    failed "perplexity output: $ppl_out"
+printf '%s\n' "$ppl_out" | grep -Eq '^Final estimate: PPL = [0-9]+\.[0-9]{4} \+/- [0-9]+\.[0-9]{5}$' &&
+    pass "perplexity ends with llama.cpp's final line" || failed "perplexity output: $ppl_out"
+expect_fail "perplexity on too short a text" "$BITNET" perplexity -m "$I2S" -f "$FIX/llama3-vocab.inp" -c 512
+expect_fail "perplexity missing file" "$BITNET" perplexity -m "$I2S" -f "$TMP/none.txt"
+
 echo
 echo "$n_pass passed, $n_fail failed"
 [ "$n_fail" -eq 0 ]
