@@ -16,6 +16,8 @@ namespace bitnet::kernels::detail {
 // One I2_S block: 128 values in 32 bytes.
 inline constexpr int64_t kI2sBlock = 128;
 inline constexpr int64_t kI2sBlockBytes = 32;
+// A block holds four groups of 32 consecutive values, group g in bits 7-2g .. 6-2g of its bytes.
+inline constexpr int64_t kI2sGroup = 32;
 
 // The absmax floor and scale of quantize_row_i8 (reference section 3.4), in double as the fork
 // computes them. amax is max|x| over the row, NaNs ignored.

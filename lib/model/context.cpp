@@ -392,18 +392,30 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
             rope_sin_[t * half + i] = (float)std::sin(theta);
         }
     }
-    auto rope = [&](float *vecs, int64_t n_heads) {
-        for (int64_t t = 0; t < n_tok; ++t) {
-            const float *c = rope_cos_.data() + t * half, *s = rope_sin_.data() + t * half;
-            for (int64_t h = 0; h < n_heads; ++h) {
-                float *v = vecs + t * n_heads * hd + h * hd;
-                for (int64_t i = 0; i < half; ++i) {
-                    const float x0 = v[i], x1 = v[i + half];
-                    v[i] = x0 * c[i] - x1 * s[i];
-                    v[i + half] = x0 * s[i] + x1 * c[i];
-                }
+    // Rotates the n_heads heads of token t (vector v of n_heads * head_dim floats) in place.
+    auto rope = [&](float *v, int64_t n_heads, int64_t t) {
+        const float *c = rope_cos_.data() + t * half, *s = rope_sin_.data() + t * half;
+        for (int64_t h = 0; h < n_heads; ++h, v += hd) {
+            for (int64_t i = 0; i < half; ++i) {
+                const float x0 = v[i], x1 = v[i + half];
+                v[i] = x0 * c[i] - x1 * s[i];
+                v[i + half] = x0 * s[i] + x1 * c[i];
             }
         }
+    };
+
+    // Per-token elementwise work (norms, RoPE, residual adds, ReLU^2 gating) of a prefill chunk
+    // runs on the pool, one token per thread at a time: each token's result is computed by one
+    // thread in one order, so it does not depend on the thread count. A single decode token is
+    // too little work to hand out.
+    auto for_each_token = [&](auto &&fn) {
+        if (n_tok == 1) {
+            fn((int64_t)0);
+            return;
+        }
+        pool_->run([&](int ith, int nth) {
+            for (int64_t t = ith; t < n_tok; t += nth) fn(t);
+        });
     };
 
     for (int il = 0; il < hp.n_layer; ++il) {
@@ -411,9 +423,9 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
         const Layer &L = m.layers()[(size_t)il];
 
         // Attention block.
-        for (int64_t t = 0; t < n_tok; ++t) {
+        for_each_token([&](int64_t t) {
             rms_norm(x_.data() + t * d, L.attn_norm, d, hp.rms_eps, a_.data() + t * d);
-        }
+        });
         if (L.wq.type == TensorType::I2_S && L.wk.type == TensorType::I2_S &&
             L.wv.type == TensorType::I2_S) {
             quantize_rows(a_.data(), n_tok, d);  // Q, K and V share one quantised input
@@ -425,31 +437,40 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
             bitlinear(L.wk, a_.data(), n_tok, k_.data());
             bitlinear(L.wv, a_.data(), n_tok, v_.data());
         }
-        rope(q_.data(), hp.n_head);
-        rope(k_.data(), hp.n_head_kv);
+        for_each_token([&](int64_t t) {
+            rope(q_.data() + t * d, hp.n_head, t);
+            rope(k_.data() + t * kvd, hp.n_head_kv, t);
+        });
         attention(il, n_tok, pos0);
-        for (int64_t t = 0; t < n_tok; ++t) {
+        for_each_token([&](int64_t t) {
             rms_norm(att_.data() + t * d, L.attn_sub_norm, d, hp.rms_eps, o_.data() + t * d);
-        }
+        });
         bitlinear(L.wo, o_.data(), n_tok, tmp_.data());
-        for (int64_t i = 0; i < n_tok * d; ++i) x_[i] += tmp_[i];
 
-        // Feed-forward block: relu(gate)^2 * up, sub-norm, down.
-        for (int64_t t = 0; t < n_tok; ++t) {
-            rms_norm(x_.data() + t * d, L.ffn_norm, d, hp.rms_eps, a_.data() + t * d);
-        }
+        // Feed-forward block: residual add, norm, relu(gate)^2 * up, sub-norm, down.
+        for_each_token([&](int64_t t) {
+            float *xt = x_.data() + t * d;
+            const float *rt = tmp_.data() + t * d;
+            for (int64_t i = 0; i < d; ++i) xt[i] += rt[i];
+            rms_norm(xt, L.ffn_norm, d, hp.rms_eps, a_.data() + t * d);
+        });
         bitlinear_pair(L.w_gate, L.w_up, a_.data(), n_tok, g_.data(), u_.data());
-        for (int64_t i = 0; i < n_tok * ff; ++i) {
-            const float r = g_[i] > 0.0f ? g_[i] : 0.0f;
-            g_[i] = r * r * u_[i];
-        }
-        for (int64_t t = 0; t < n_tok; ++t) {
-            rms_norm(g_.data() + t * ff, L.ffn_sub_norm, ff, hp.rms_eps, g_.data() + t * ff);
-        }
+        for_each_token([&](int64_t t) {
+            float *gt = g_.data() + t * ff;
+            const float *ut = u_.data() + t * ff;
+            for (int64_t i = 0; i < ff; ++i) {
+                const float r = gt[i] > 0.0f ? gt[i] : 0.0f;
+                gt[i] = r * r * ut[i];
+            }
+            rms_norm(gt, L.ffn_sub_norm, ff, hp.rms_eps, gt);
+        });
         bitlinear(L.w_down, g_.data(), n_tok, tmp_.data());
-        for (int64_t i = 0; i < n_tok * d; ++i) x_[i] += tmp_[i];
+        for_each_token([&](int64_t t) {
+            float *xt = x_.data() + t * d;
+            const float *rt = tmp_.data() + t * d;
+            for (int64_t i = 0; i < d; ++i) xt[i] += rt[i];
+        });
     }
-    (void)kvd;
 
     if (!want_logits) return;
     const int64_t first = all_logits ? 0 : n_tok - 1;
