@@ -109,7 +109,7 @@ void i2s_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
     const int8_t *q = i8_activations().data();
     std::vector<int32_t> out((size_t)rows);
     for (auto _ : state) {
-        kt.i2s_gemv(w, k, rows, q, out.data());
+        kt.i2s_gemv(w, k, rows, 1, q, out.data());
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
@@ -124,7 +124,7 @@ void i2s_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
     const int8_t *q = i8_activations().data();
     std::vector<int32_t> out((size_t)(rows * kGemmTokens));
     for (auto _ : state) {
-        kt.i2s_gemm(w, k, rows, q, kGemmTokens, out.data(), rows);
+        kt.i2s_gemm(w, k, rows, 1, q, kGemmTokens, out.data(), rows);
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }

@@ -131,8 +131,10 @@ typedef struct bitnet_sampler bitnet_sampler; /**< A token sampler with its RNG 
 typedef enum bitnet_lm_head_type {
     BITNET_LM_HEAD_AUTO = 0, /**< As stored in the file (the tied F16 embedding for 2B4T). */
     BITNET_LM_HEAD_F16 = 1,  /**< F16 weights (exact for F16 files). */
-    BITNET_LM_HEAD_Q8 = 2    /**< Per-row int8 absmax quantised at load time: about half the
-                                  memory traffic, small accuracy cost (see README). */
+    BITNET_LM_HEAD_Q8 = 2    /**< int8 with an absmax scale per block of 32 values of a row,
+                                  quantised at load time: about half the memory traffic; the
+                                  32 largest logits of each row are re-scored exactly with the
+                                  original weights (accuracy cost: see README). */
 } bitnet_lm_head_type;
 
 /** Parameters of bitnet_model_load. Obtain with bitnet_model_default_params(). */
@@ -140,9 +142,14 @@ typedef struct bitnet_model_params {
     size_t size;          /**< sizeof(bitnet_model_params); set by the default function. */
     int use_mmap;         /**< 1 (default): map the file; 0: read it into memory. */
     int lm_head_type;     /**< A bitnet_lm_head_type; default BITNET_LM_HEAD_AUTO. */
+    int repack;           /**< 1 (default): reorder the I2_S weight blocks at load time so
+                               that four rows are read as one stream (same values, same
+                               results, faster decode); the weights' pages then become private
+                               memory instead of shared file cache (same resident size). 0: use
+                               the bytes as the file stores them. */
 } bitnet_model_params;
 
-/** Default model parameters (mmap on, LM head as stored). Never fails; thread-safe. */
+/** Default model parameters (mmap on, LM head as stored, repack on). Never fails; thread-safe. */
 BITNET_API bitnet_model_params bitnet_model_default_params(void);
 
 /**

@@ -45,9 +45,8 @@ inline void unpack_block(const uint8_t *wb, __m512i &c01, __m512i &c23) {
 // NR weight rows x NT activation rows. Two accumulators per output (groups 0|1 and 2|3) give
 // 2*NR*NT independent vpdpbusd chains to cover its latency.
 template <int NR, int NT>
-void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int32_t *out,
-          int64_t ldo) {
-    const int64_t row_bytes = k / 4;
+void tile(const uint8_t *w, int64_t row_step, int64_t bstride, int64_t k, const int8_t *q,
+          const int32_t *qsum, int32_t *out, int64_t ldo) {
     __m512i acc[NR][NT][2];
     BITNET_UNROLL
     for (int r = 0; r < NR; ++r) {
@@ -58,7 +57,7 @@ void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int
         BITNET_UNROLL
         for (int r = 0; r < NR; ++r) {
             __m512i c01, c23;
-            unpack_block(w + r * row_bytes + b * kI2sBlockBytes, c01, c23);
+            unpack_block(w + r * row_step + b * bstride, c01, c23);
             BITNET_UNROLL
             for (int t = 0; t < NT; ++t) {
                 const int8_t *qb = q + t * k + b * kI2sBlock;
@@ -78,23 +77,28 @@ void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int
 }
 
 template <int NR, int NT>
-void rows(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, const int32_t *qsum,
+void rows(const I2sRows &w, int64_t k, int64_t n_rows, const int8_t *q, const int32_t *qsum,
           int32_t *out, int64_t ldo) {
+    const int64_t step = w.row_step(), bstride = w.block_stride();
     int64_t r = 0;
-    for (; r + NR <= n_rows; r += NR) tile<NR, NT>(w + r * (k / 4), k, q, qsum, out + r, ldo);
-    for (; r < n_rows; ++r) tile<1, NT>(w + r * (k / 4), k, q, qsum, out + r, ldo);
+    for (; r + NR <= n_rows && w.in_one_group(r, NR); r += NR) {
+        tile<NR, NT>(w.row(r), step, bstride, k, q, qsum, out + r, ldo);
+    }
+    for (; r < n_rows; ++r) tile<1, NT>(w.row(r), step, bstride, k, q, qsum, out + r, ldo);
 }
 
 }  // namespace
 
-void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
-                     int32_t *out) {
+void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int32_t *out) {
+    const I2sRows wr{w, k / 4, il};
     const int32_t qsum = sum_q(q, k);
-    rows<4, 1>(w, k, n_rows, q, &qsum, out, 0);
+    rows<4, 1>(wr, k, n_rows, q, &qsum, out, 0);
 }
 
-void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
-                     int64_t n_tok, int32_t *out, int64_t ldo) {
+void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int64_t n_tok, int32_t *out, int64_t ldo) {
+    const I2sRows wr{w, k / 4, il};
     for (int64_t t0 = 0; t0 < n_tok; t0 += 4) {
         const int nt = (int)std::min<int64_t>(4, n_tok - t0);
         int32_t qsum[4];
@@ -102,10 +106,10 @@ void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *
         const int8_t *qt = q + t0 * k;
         int32_t *ot = out + t0 * ldo;
         switch (nt) {
-            case 4: rows<1, 4>(w, k, n_rows, qt, qsum, ot, ldo); break;
-            case 3: rows<1, 3>(w, k, n_rows, qt, qsum, ot, ldo); break;
-            case 2: rows<1, 2>(w, k, n_rows, qt, qsum, ot, ldo); break;
-            default: rows<1, 1>(w, k, n_rows, qt, qsum, ot, ldo); break;
+            case 4: rows<1, 4>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+            case 3: rows<1, 3>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+            case 2: rows<1, 2>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+            default: rows<1, 1>(wr, k, n_rows, qt, qsum, ot, ldo); break;
         }
     }
 }

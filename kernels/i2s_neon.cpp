@@ -40,9 +40,8 @@ inline BlockCodes unpack_block(const uint8_t *wb) {
 // NR weight rows x NT activation rows, two accumulators per output (block bytes 0-15 and
 // 16-31) so that consecutive sdots are independent.
 template <int NR, int NT>
-void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int32_t *out,
-          int64_t ldo) {
-    const int64_t row_bytes = k / 4;
+void tile(const uint8_t *w, int64_t row_step, int64_t bstride, int64_t k, const int8_t *q,
+          const int32_t *qsum, int32_t *out, int64_t ldo) {
     int32x4_t acc[NR][NT][2];
     BITNET_UNROLL
     for (int r = 0; r < NR; ++r) {
@@ -52,7 +51,7 @@ void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int
     for (int64_t b = 0; b < k / kI2sBlock; ++b) {
         BITNET_UNROLL
         for (int r = 0; r < NR; ++r) {
-            const BlockCodes bc = unpack_block(w + r * row_bytes + b * kI2sBlockBytes);
+            const BlockCodes bc = unpack_block(w + r * row_step + b * bstride);
             BITNET_UNROLL
             for (int t = 0; t < NT; ++t) {
                 const int8_t *qb = q + t * k + b * kI2sBlock;
@@ -74,11 +73,14 @@ void tile(const uint8_t *w, int64_t k, const int8_t *q, const int32_t *qsum, int
 }
 
 template <int NR, int NT>
-void rows(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, const int32_t *qsum,
+void rows(const I2sRows &w, int64_t k, int64_t n_rows, const int8_t *q, const int32_t *qsum,
           int32_t *out, int64_t ldo) {
+    const int64_t step = w.row_step(), bstride = w.block_stride();
     int64_t r = 0;
-    for (; r + NR <= n_rows; r += NR) tile<NR, NT>(w + r * (k / 4), k, q, qsum, out + r, ldo);
-    for (; r < n_rows; ++r) tile<1, NT>(w + r * (k / 4), k, q, qsum, out + r, ldo);
+    for (; r + NR <= n_rows && w.in_one_group(r, NR); r += NR) {
+        tile<NR, NT>(w.row(r), step, bstride, k, q, qsum, out + r, ldo);
+    }
+    for (; r < n_rows; ++r) tile<1, NT>(w.row(r), step, bstride, k, q, qsum, out + r, ldo);
 }
 
 }  // namespace
@@ -131,13 +133,16 @@ float quantize_row_i8_neon(const float *x, int64_t n, int8_t *q, int32_t *sum) {
     return s;
 }
 
-void i2s_gemv_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out) {
+void i2s_gemv_neon(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int32_t *out) {
+    const I2sRows wr{w, k / 4, il};
     const int32_t qsum = sum_q(q, k);
-    rows<4, 1>(w, k, n_rows, q, &qsum, out, 0);
+    rows<4, 1>(wr, k, n_rows, q, &qsum, out, 0);
 }
 
-void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
-                   int32_t *out, int64_t ldo) {
+void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int64_t n_tok, int32_t *out, int64_t ldo) {
+    const I2sRows wr{w, k / 4, il};
     for (int64_t t0 = 0; t0 < n_tok; t0 += 4) {
         const int nt = (int)std::min<int64_t>(4, n_tok - t0);
         int32_t qsum[4];
@@ -145,10 +150,10 @@ void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q,
         const int8_t *qt = q + t0 * k;
         int32_t *ot = out + t0 * ldo;
         switch (nt) {
-            case 4: rows<1, 4>(w, k, n_rows, qt, qsum, ot, ldo); break;
-            case 3: rows<1, 3>(w, k, n_rows, qt, qsum, ot, ldo); break;
-            case 2: rows<1, 2>(w, k, n_rows, qt, qsum, ot, ldo); break;
-            default: rows<1, 1>(w, k, n_rows, qt, qsum, ot, ldo); break;
+            case 4: rows<1, 4>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+            case 3: rows<1, 3>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+            case 2: rows<1, 2>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+            default: rows<1, 1>(wr, k, n_rows, qt, qsum, ot, ldo); break;
         }
     }
 }

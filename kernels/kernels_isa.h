@@ -19,6 +19,23 @@ inline constexpr int64_t kI2sBlockBytes = 32;
 // A block holds four groups of 32 consecutive values, group g in bits 7-2g .. 6-2g of its bytes.
 inline constexpr int64_t kI2sGroup = 32;
 
+// Where the blocks of an I2_S matrix are when its rows are interleaved in groups of il
+// (kernels.h, I2sGemvFn): row r's block b at row(r) + b * block_stride().
+struct I2sRows {
+    const uint8_t *w;
+    int64_t row_bytes;  // k / 4
+    int il;             // 1 = the file's layout
+
+    const uint8_t *row(int64_t r) const {
+        return w + (r / il) * il * row_bytes + (r % il) * kI2sBlockBytes;
+    }
+    int64_t block_stride() const { return il * kI2sBlockBytes; }
+    // From row r to row r + 1 when both lie in one group of il rows (always when il == 1).
+    int64_t row_step() const { return il == 1 ? row_bytes : kI2sBlockBytes; }
+    // Whether rows r .. r + n - 1 lie in one group, so that row_step() leads from one to the next.
+    bool in_one_group(int64_t r, int n) const { return il == 1 || r % il + n <= il; }
+};
+
 // The absmax floor and scale of quantize_row_i8 (reference section 3.4), in double as the fork
 // computes them. amax is max|x| over the row, NaNs ignored.
 inline float i8_scale(float amax) {
@@ -39,9 +56,10 @@ inline int8_t round_to_i8(float v) {
 
 #if defined(__x86_64__)
 float quantize_row_i8_avx2(const float *x, int64_t n, int8_t *q, int32_t *sum);
-void i2s_gemv_avx2(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
-void i2s_gemm_avx2(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
-                   int32_t *out, int64_t ldo);
+void i2s_gemv_avx2(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int32_t *out);
+void i2s_gemm_avx2(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int64_t n_tok, int32_t *out, int64_t ldo);
 void f16_gemv_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
 void f16_gemm_avx2(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
                    float *y, int64_t ldy);
@@ -57,16 +75,18 @@ void f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
 
 // AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation, F16, F32, Q8 and the
 // attention kernels (memory-bound or a negligible share of the time) reuse the AVX2 ones.
-void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
-void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
-                     int32_t *out, int64_t ldo);
+void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int32_t *out);
+void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                     int64_t n_tok, int32_t *out, int64_t ldo);
 #endif
 
 #if defined(__aarch64__)
 float quantize_row_i8_neon(const float *x, int64_t n, int8_t *q, int32_t *sum);
-void i2s_gemv_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int32_t *out);
-void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, const int8_t *q, int64_t n_tok,
-                   int32_t *out, int64_t ldo);
+void i2s_gemv_neon(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int32_t *out);
+void i2s_gemm_neon(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                   int64_t n_tok, int32_t *out, int64_t ldo);
 void f16_gemv_neon(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, float *y);
 void f16_gemm_neon(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
                    float *y, int64_t ldy);

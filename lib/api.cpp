@@ -159,6 +159,7 @@ bitnet_model_params bitnet_model_default_params(void) {
     p.size = sizeof(p);
     p.use_mmap = 1;
     p.lm_head_type = BITNET_LM_HEAD_AUTO;
+    p.repack = 1;
     return p;
 }
 
@@ -178,6 +179,7 @@ bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *par
         bitnet::ModelOptions opt;
         opt.use_mmap = p.use_mmap != 0;
         opt.lm_head_type = p.lm_head_type;
+        opt.repack = p.repack != 0;
         auto m = std::make_unique<bitnet_model>();
         m->impl = bitnet::Model::load(path, opt);
         *out = m.release();

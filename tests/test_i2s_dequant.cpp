@@ -64,7 +64,7 @@ TEST(I2sDequant, IntegerProductMatchesOpenBlasOnDequantisedWeights) {
         std::vector<float> s(n_tok);
         std::vector<int32_t> sums(n_tok), dot((size_t)(n_tok * rows));
         for (int j = 0; j < n_tok; ++j) s[j] = kt.quantize_row_i8(&x[j * k], k, &q[j * k], &sums[j]);
-        kt.i2s_gemm(t->data, k, rows, q.data(), n_tok, dot.data(), rows);
+        kt.i2s_gemm(t->data, k, rows, 1, q.data(), n_tok, dot.data(), rows);
         // float reference: dequantised activations q/s times the F32 weights, in OpenBLAS
         std::vector<float> xq(x.size()), y((size_t)(n_tok * rows));
         for (int j = 0; j < n_tok; ++j) {

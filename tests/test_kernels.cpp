@@ -101,7 +101,7 @@ TEST(I2sReference, WorkedExample) {
     EXPECT_EQ(qsum, 12224);
 
     int32_t dot = 0;
-    i2s_gemv_scalar(w, 128, 1, q.data(), &dot);
+    i2s_gemv_scalar(w, 128, 1, 1, q.data(), &dot);
     EXPECT_EQ(dot, 2016);  // S - sum(q) = 14240 - 12224
     const float y = (float)dot / s * 0.8125f;
     EXPECT_EQ(y, 2016.0f / 127.0f * 0.8125f);
@@ -153,7 +153,7 @@ TEST(I2sReference, GemvMatchesUnpackedDot) {
         const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
         const auto q = random_q(k, rng);
         std::vector<int32_t> out((size_t)n_rows);
-        i2s_gemv_scalar(w.data(), k, n_rows, q.data(), out.data());
+        i2s_gemv_scalar(w.data(), k, n_rows, 1, q.data(), out.data());
         for (int64_t r = 0; r < n_rows; ++r) {
             EXPECT_EQ(out[r], naive_dot(w.data() + r * (k / 4), k, q.data())) << k << " " << r;
         }
@@ -168,7 +168,7 @@ TEST(I2sReference, ExtremeSumsNeedInt32) {
     std::memset(w.data() + 2 * k / 4, 0xFF, (size_t)k / 4);  // all code 3 (decodes to 2)
     std::vector<int8_t> q((size_t)k, -128);
     int32_t out[3];
-    i2s_gemv_scalar(w.data(), k, 3, q.data(), out);
+    i2s_gemv_scalar(w.data(), k, 3, 1, q.data(), out);
     EXPECT_EQ(out[0], 128 * k);
     EXPECT_EQ(out[1], -128 * k);
     EXPECT_EQ(out[2], -256 * k);
@@ -180,10 +180,10 @@ TEST(I2sReference, GemmIsGemvPerToken) {
     const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
     const auto q = random_q(k * n_tok, rng);
     std::vector<int32_t> out((size_t)(n_tok * ldo), 12345);
-    i2s_gemm_scalar(w.data(), k, n_rows, q.data(), n_tok, out.data(), ldo);
+    i2s_gemm_scalar(w.data(), k, n_rows, 1, q.data(), n_tok, out.data(), ldo);
     for (int64_t j = 0; j < n_tok; ++j) {
         std::vector<int32_t> one((size_t)n_rows);
-        i2s_gemv_scalar(w.data(), k, n_rows, q.data() + j * k, one.data());
+        i2s_gemv_scalar(w.data(), k, n_rows, 1, q.data() + j * k, one.data());
         for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(out[j * ldo + r], one[r]);
         for (int64_t r = n_rows; r < ldo; ++r) EXPECT_EQ(out[j * ldo + r], 12345) << "padding";
     }
@@ -453,6 +453,27 @@ TEST(AttnReference, F32ToF16IsFp16Conversion) {
 
 // ---- SIMD kernels against the scalar reference ------------------------------------------------
 
+// i2s_interleave only reorders 32-byte blocks: the scalar kernel reading the interleaved bytes
+// with il = 4 gives what it gives on the file's bytes, and the blocks really moved.
+TEST(I2sInterleave, ScalarResultsUnchangedAndBlocksMoved) {
+    std::mt19937 rng(13);
+    const int64_t k = 384, n_rows = 12;
+    const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
+    auto wi = w;
+    i2s_interleave(wi.data(), k, n_rows, 4);
+    EXPECT_NE(wi, w);
+    // Row 1's block 0 now follows row 0's block 0; row 0's block 1 follows row 3's block 0.
+    EXPECT_TRUE(std::equal(wi.begin() + 32, wi.begin() + 64, w.begin() + k / 4));
+    EXPECT_TRUE(std::equal(wi.begin() + 128, wi.begin() + 160, w.begin() + 32));
+    auto sorted = [](std::vector<uint8_t> v) { std::sort(v.begin(), v.end()); return v; };
+    EXPECT_EQ(sorted(wi), sorted(w));
+    const auto q = random_q(k, rng);
+    std::vector<int32_t> want((size_t)n_rows), got((size_t)n_rows);
+    i2s_gemv_scalar(w.data(), k, n_rows, 1, q.data(), want.data());
+    i2s_gemv_scalar(wi.data(), k, n_rows, 4, q.data(), got.data());
+    EXPECT_EQ(got, want);
+}
+
 // The SIMD ISAs this CPU can run: each is tested against the scalar reference. (The AVX-512
 // kernels are therefore only tested on AVX-512 machines; run `test_kernels` there.)
 std::vector<Isa> simd_isas() {
@@ -481,8 +502,8 @@ TEST_P(KernelIsa, GemvMatchesScalar) {
                 for (int64_t r0 : {0, 3}) {
                     const uint8_t *wr = w.data() + r0 * (k / 4);
                     std::vector<int32_t> want((size_t)n_rows), got((size_t)n_rows + 1, 777);
-                    i2s_gemv_scalar(wr, k, n_rows, q.data(), want.data());
-                    kt().i2s_gemv(wr, k, n_rows, q.data(), got.data());
+                    i2s_gemv_scalar(wr, k, n_rows, 1, q.data(), want.data());
+                    kt().i2s_gemv(wr, k, n_rows, 1, q.data(), got.data());
                     for (int64_t r = 0; r < n_rows; ++r) {
                         ASSERT_EQ(got[r], want[r]) << "k " << k << " rows " << n_rows << " r " << r;
                     }
@@ -502,9 +523,35 @@ TEST_P(KernelIsa, GemmMatchesScalar) {
                 const auto q = random_q(k * n_tok, rng);
                 const int64_t ldo = n_rows + 2;
                 std::vector<int32_t> want((size_t)(n_tok * ldo), -5), got(want.size(), -5);
-                i2s_gemm_scalar(w.data(), k, n_rows, q.data(), n_tok, want.data(), ldo);
-                kt().i2s_gemm(w.data(), k, n_rows, q.data(), n_tok, got.data(), ldo);
+                i2s_gemm_scalar(w.data(), k, n_rows, 1, q.data(), n_tok, want.data(), ldo);
+                kt().i2s_gemm(w.data(), k, n_rows, 1, q.data(), n_tok, got.data(), ldo);
                 ASSERT_EQ(got, want) << "k " << k << " rows " << n_rows << " n_tok " << n_tok;
+            }
+        }
+    }
+}
+
+// The layout with rows interleaved by 4 (what the loader makes of I2_S tensors): every SIMD
+// kernel on the interleaved bytes gives the scalar reference's results on the file's bytes.
+TEST_P(KernelIsa, InterleavedLayoutMatchesScalarOnFileLayout) {
+    std::mt19937 rng(12);
+    for (int64_t k : kIntK) {
+        for (int64_t n_rows : {4, 8, 68}) {
+            const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
+            auto wi = w;
+            i2s_interleave(wi.data(), k, n_rows, 4);
+            for (int64_t n_tok : kTok) {
+                const auto q = random_q(k * n_tok, rng);
+                const int64_t ldo = n_rows + 1;
+                std::vector<int32_t> want((size_t)(n_tok * ldo), -5), got(want.size(), -5);
+                i2s_gemm_scalar(w.data(), k, n_rows, 1, q.data(), n_tok, want.data(), ldo);
+                kt().i2s_gemm(wi.data(), k, n_rows, 4, q.data(), n_tok, got.data(), ldo);
+                ASSERT_EQ(got, want) << "k " << k << " rows " << n_rows << " n_tok " << n_tok;
+                if (n_tok == 1) {
+                    std::vector<int32_t> gv((size_t)n_rows);
+                    kt().i2s_gemv(wi.data(), k, n_rows, 4, q.data(), gv.data());
+                    ASSERT_EQ(gv, std::vector<int32_t>(want.begin(), want.begin() + n_rows));
+                }
             }
         }
     }
@@ -522,13 +569,13 @@ TEST_P(KernelIsa, ExtremeActivationsDoNotOverflow) {
         q[2 * k + i] = (i % 2) ? 127 : -128;
     }
     std::vector<int32_t> want(3 * n_rows), got(3 * n_rows);
-    i2s_gemm_scalar(w.data(), k, n_rows, q.data(), 3, want.data(), n_rows);
-    kt().i2s_gemm(w.data(), k, n_rows, q.data(), 3, got.data(), n_rows);
+    i2s_gemm_scalar(w.data(), k, n_rows, 1, q.data(), 3, want.data(), n_rows);
+    kt().i2s_gemm(w.data(), k, n_rows, 1, q.data(), 3, got.data(), n_rows);
     EXPECT_EQ(got, want);
     EXPECT_EQ(want[0], 128 * k);
     EXPECT_EQ(want[2], -256 * k);
     for (int j = 0; j < 3; ++j) {
-        kt().i2s_gemv(w.data(), k, n_rows, q.data() + j * k, got.data());
+        kt().i2s_gemv(w.data(), k, n_rows, 1, q.data() + j * k, got.data());
         for (int64_t r = 0; r < n_rows; ++r) EXPECT_EQ(got[r], want[j * n_rows + r]) << j << r;
     }
 }

@@ -22,7 +22,12 @@ export declare class LibraryNotFoundError extends Error {
 
 export type ChatMessage = { role: string; content: string } | [string, string];
 
-export interface ModelOptions { useMmap?: boolean; lmHead?: 'auto' | 'f16' | 'q8' | number }
+export interface ModelOptions {
+  useMmap?: boolean;
+  lmHead?: 'auto' | 'f16' | 'q8' | number;
+  /** Reorder the I2_S weight blocks at load for faster decode (default true). */
+  repack?: boolean;
+}
 export interface ContextOptions {
   nCtx?: number; nThreads?: number; kvType?: 'f16' | 'f32' | number; seed?: number | bigint; nBatch?: number;
 }

@@ -138,10 +138,11 @@ const registry = new FinalizationRegistry((release) => release());
  * its last Context is closed too.
  */
 class Model {
-  constructor(path, { useMmap = true, lmHead = 'auto' } = {}) {
+  constructor(path, { useMmap = true, lmHead = 'auto', repack = true } = {}) {
     const f = L();
     const params = f.bitnet_model_default_params();
     params.use_mmap = useMmap ? 1 : 0;
+    params.repack = repack ? 1 : 0;
     if (typeof lmHead === 'string') {
       if (!(lmHead.toLowerCase() in LM_HEAD)) {
         throw new BitnetError(Status.INVALID_ARGUMENT,

@@ -96,7 +96,10 @@ class File {
 public:
     // Maps (use_mmap) or reads the file and parses it. Throws bitnet::Error: IO for a missing,
     // unreadable or empty file or a directory; BAD_FORMAT / UNSUPPORTED for its content.
-    static std::unique_ptr<File> open(const std::string &path, bool use_mmap = true);
+    // A mapping is read-only unless `writable`: then it is a private copy-on-write mapping
+    // whose pages become private memory when written (the file itself never changes).
+    static std::unique_ptr<File> open(const std::string &path, bool use_mmap = true,
+                                      bool writable = false);
     // Parses a copy of an in-memory image (fuzzing, tests); `name` is used in messages.
     static std::unique_ptr<File> from_memory(const void *data, size_t size,
                                              const std::string &name = "<memory>");
@@ -105,6 +108,10 @@ public:
     File &operator=(const File &) = delete;
 
     const std::string &path() const { return path_; }
+    // Whether tensor data may be rewritten in place (writable mapping, or an image in memory).
+    bool writable() const { return writable_; }
+    // t's data, for rewriting in place (requires writable(); throws INTERNAL otherwise).
+    uint8_t *writable_data(const TensorInfo &t);
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }
     uint64_t file_size() const { return size_; }
@@ -153,6 +160,7 @@ private:
     const uint8_t *base_ = nullptr;
     uint64_t size_ = 0;
     void *map_ = nullptr;            // mmap region (or nullptr)
+    bool writable_ = false;
     std::unique_ptr<uint8_t[], AlignedFree> owned_;  // when read into memory
     uint32_t version_ = 0;
     uint32_t alignment_ = 32;

@@ -292,7 +292,7 @@ File::~File() {
     if (map_) ::munmap(map_, static_cast<size_t>(size_));
 }
 
-std::unique_ptr<File> File::open(const std::string &path, bool use_mmap) {
+std::unique_ptr<File> File::open(const std::string &path, bool use_mmap, bool writable) {
     std::unique_ptr<File> f(new File());
     f->path_ = path;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -308,10 +308,12 @@ std::unique_ptr<File> File::open(const std::string &path, bool use_mmap) {
     f->size_ = static_cast<uint64_t>(st.st_size);
 
     if (use_mmap) {
-        void *m = ::mmap(nullptr, static_cast<size_t>(f->size_), PROT_READ, MAP_PRIVATE, fd, 0);
+        const int prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
+        void *m = ::mmap(nullptr, static_cast<size_t>(f->size_), prot, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) fail_errno("map", path);
         f->map_ = m;
         f->base_ = static_cast<const uint8_t *>(m);
+        f->writable_ = writable;
     } else {
         f->allocate_image(f->size_);
         uint64_t done = 0;
@@ -350,6 +352,13 @@ void File::allocate_image(uint64_t size) {
              path_ + ": cannot allocate " + std::to_string(size) + " bytes for the file image");
     owned_.reset(static_cast<uint8_t *>(p));
     base_ = owned_.get();
+    writable_ = true;
+}
+
+uint8_t *File::writable_data(const TensorInfo &t) {
+    if (!writable_) fail(BITNET_ERR_INTERNAL, path_ + ": the file image is read-only");
+    // base_ points at this object's own writable memory (a private mapping or owned_).
+    return const_cast<uint8_t *>(t.data);
 }
 
 void File::bad_format(const std::string &what) const {

@@ -194,13 +194,13 @@ void Context::matmul_i2s(const Matrix &w, int64_t n_tok, float *y) {
     const int64_t k = w.k, rows = w.rows;
     auto job = [&](int ith, int nth) {
         int64_t r0, r1;
-        split_range(rows, ith, nth, 16, r0, r1);
+        split_range(rows, ith, nth, 16, r0, r1);  // a multiple of the interleave (1 or 4)
         if (r0 >= r1) return;
         const uint8_t *wp = w.data + r0 * (k / 4);
         if (n_tok == 1) {
-            kt.i2s_gemv(wp, k, r1 - r0, qa_.data(), dot_.data() + r0);
+            kt.i2s_gemv(wp, k, r1 - r0, w.il, qa_.data(), dot_.data() + r0);
         } else {
-            kt.i2s_gemm(wp, k, r1 - r0, qa_.data(), n_tok, dot_.data() + r0, rows);
+            kt.i2s_gemm(wp, k, r1 - r0, w.il, qa_.data(), n_tok, dot_.data() + r0, rows);
         }
         for (int64_t t = 0; t < n_tok; ++t) {
             const float s = qa_scale_[t];

@@ -46,10 +46,14 @@ int32_t hparam_int(const gguf::File &f, const std::string &arch, const char *key
 std::shared_ptr<const Model> Model::load(const std::string &path, const ModelOptions &opt) {
     std::shared_ptr<Model> m(new Model());
     m->opt_ = opt;
-    m->file_ = gguf::File::open(path, opt.use_mmap);
+    m->file_ = gguf::File::open(path, opt.use_mmap, /*writable=*/opt.repack);
     m->bind();
     return m;
 }
+
+// Rows per group of the repacked I2_S layout: the 4-row tiles of the decode kernels then read
+// one sequential run of bytes.
+constexpr int kI2sInterleave = 4;
 
 void Model::bind() {
     const gguf::File &f = *file_;
@@ -163,6 +167,11 @@ void Model::bind() {
                 if (!std::isfinite(m.scale)) {
                     fail(BITNET_ERR_BAD_FORMAT,
                          path + ": I2_S tensor '" + name + "' has a non-finite scale");
+                }
+                if (opt_.repack && rows % kI2sInterleave == 0 && file_->writable()) {
+                    // Same bytes, same values: only the order of the 32-byte blocks changes.
+                    kernels::i2s_interleave(file_->writable_data(*t), k, rows, kI2sInterleave);
+                    m.il = kI2sInterleave;
                 }
                 break;
             default:

@@ -38,8 +38,8 @@ struct Matrix {
     gguf::TensorType type = gguf::TensorType::F32;
     int64_t k = 0;
     int64_t rows = 0;
-    const uint8_t *data = nullptr;  // I2_S: packed codes (row r at data + r*k/4); F16: uint16;
-                                    // F32: float
+    const uint8_t *data = nullptr;  // I2_S: packed codes; F16: uint16; F32: float
+    int il = 1;                     // I2_S: rows interleaved in groups of il (kernels.h)
     float scale = 1.0f;             // I2_S per-tensor scale (tail bytes 0-3)
     std::string name;
 };
@@ -63,6 +63,7 @@ struct Layer {
 
 struct ModelOptions {
     bool use_mmap = true;
+    bool repack = true;    // interleave I2_S rows by 4 at load (kernels::i2s_interleave)
     int lm_head_type = 0;  // bitnet_lm_head_type
 };
 

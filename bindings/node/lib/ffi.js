@@ -17,6 +17,7 @@ const structs = {
     size: 'size_t',
     use_mmap: 'int',
     lm_head_type: 'int',
+    repack: 'int',
   }),
   ContextParams: koffi.struct('bitnet_context_params', {
     size: 'size_t',

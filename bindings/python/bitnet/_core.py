@@ -167,14 +167,15 @@ def _token_array(ids: Iterable[int]):
 class Model:
     """A loaded GGUF model (weights + vocabulary). Immutable and safe to share between threads.
 
-    Model(path, use_mmap=True, lm_head="auto")   lm_head: "auto", "f16" or "q8"
+    Model(path, use_mmap=True, lm_head="auto", repack=True)   lm_head: "auto", "f16" or "q8";
+    repack: reorder the I2_S weight blocks at load time for faster decode (same results)
 
     Use it as a context manager or call close(). Contexts keep the native model alive: closing
     the Model makes this object unusable, the memory goes when its last Context is closed too.
     """
 
     def __init__(self, path: Union[str, os.PathLike], use_mmap: bool = True,
-                 lm_head: Union[str, int] = "auto"):
+                 lm_head: Union[str, int] = "auto", repack: bool = True):
         self._handle = None
         self._closed = True
         self._users = 0
@@ -182,6 +183,7 @@ class Model:
         L = lib()
         params = L.bitnet_model_default_params()
         params.use_mmap = 1 if use_mmap else 0
+        params.repack = 1 if repack else 0
         if isinstance(lm_head, str):
             if lm_head.lower() not in _LM_HEAD:
                 raise BitnetError(Status.INVALID_ARGUMENT,

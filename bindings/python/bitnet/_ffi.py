@@ -61,6 +61,7 @@ class ModelParams(Structure):
         ("size", c_size_t),
         ("use_mmap", c_int),
         ("lm_head_type", c_int),
+        ("repack", c_int),
     ]
 
 
