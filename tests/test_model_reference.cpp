@@ -29,8 +29,8 @@ namespace {
 
 struct ModelHolder {
     bitnet_model *m = nullptr;
-    explicit ModelHolder(const std::string &name) {
-        EXPECT_EQ(bitnet_model_load(fixture(name).c_str(), nullptr, &m), BITNET_OK)
+    explicit ModelHolder(const std::string &name, const bitnet_model_params *params = nullptr) {
+        EXPECT_EQ(bitnet_model_load(fixture(name).c_str(), params, &m), BITNET_OK)
             << bitnet_last_error_message();
     }
     ~ModelHolder() { bitnet_model_free(m); }
@@ -269,6 +269,39 @@ TEST(ModelReference, ThreadCountDoesNotChangeLogits) {
         } else {
             for (int32_t v = 0; v < nv; ++v) ASSERT_EQ(row[v], first[v]) << "threads " << threads;
         }
+    }
+}
+
+// The interleaved I2_S layout made at load time (repack, the default) gives bit-identical logits
+// to the file's layout, for prefill (gemm) and decode (gemv), mapped or read into memory.
+TEST(ModelReference, RepackDoesNotChangeLogits) {
+    const Reference ref = load_reference("reference/exact", "tiny-b158-i2s", "random100");
+    std::vector<std::vector<float>> runs;
+    for (int repack : {0, 1}) {
+        for (int use_mmap : {1, 0}) {
+            bitnet_model_params mp = bitnet_model_default_params();
+            mp.repack = repack;
+            mp.use_mmap = use_mmap;
+            ModelHolder mh("tiny-b158-i2s.gguf", &mp);
+            ASSERT_NE(mh.m, nullptr);
+            const int32_t nv = bitnet_model_n_vocab(mh.m);
+            CtxHolder ch(mh.m, BITNET_KV_F32);
+            const size_t n_prompt = ref.token_ids.size() - 2;
+            ASSERT_EQ(bitnet_eval(ch.c, ref.token_ids.data(), n_prompt, BITNET_LOGITS_ALL),
+                      BITNET_OK);
+            std::vector<float> logits(bitnet_get_logits(ch.c, 0),
+                                      bitnet_get_logits(ch.c, 0) + n_prompt * nv);
+            for (size_t i = n_prompt; i < ref.token_ids.size(); ++i) {  // one-token decode
+                ASSERT_EQ(bitnet_eval(ch.c, &ref.token_ids[i], 1, BITNET_LOGITS_LAST), BITNET_OK);
+                const float *row = bitnet_get_logits(ch.c, -1);
+                logits.insert(logits.end(), row, row + nv);
+            }
+            runs.push_back(std::move(logits));
+        }
+    }
+    for (size_t r = 1; r < runs.size(); ++r) {
+        ASSERT_EQ(runs[r].size(), runs[0].size());
+        for (size_t i = 0; i < runs[0].size(); ++i) ASSERT_EQ(runs[r][i], runs[0][i]) << r << " " << i;
     }
 }
 

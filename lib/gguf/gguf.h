@@ -112,6 +112,10 @@ public:
     bool writable() const { return writable_; }
     // t's data, for rewriting in place (requires writable(); throws INTERNAL otherwise).
     uint8_t *writable_data(const TensorInfo &t);
+    // Hint that t's data will be little used for a while: for a mapped file, the whole pages
+    // inside it leave resident memory (unless written to, they are read back from the file on
+    // the next access). No effect on an image read into memory.
+    void release_pages(const TensorInfo &t) const;
     uint32_t version() const { return version_; }
     uint32_t alignment() const { return alignment_; }
     uint64_t file_size() const { return size_; }

@@ -355,6 +355,16 @@ void File::allocate_image(uint64_t size) {
     writable_ = true;
 }
 
+void File::release_pages(const TensorInfo &t) const {
+    if (!map_ || t.nbytes == 0) return;
+    const uintptr_t page = (uintptr_t)::sysconf(_SC_PAGESIZE);
+    const uintptr_t begin = ((uintptr_t)t.data + page - 1) / page * page;
+    const uintptr_t end = ((uintptr_t)t.data + t.nbytes) / page * page;
+    // MADV_DONTNEED on a private file mapping drops unmodified pages; the next access reads
+    // the file again. The model never writes to F16/F32 tensors, only to I2_S ones (repack).
+    if (end > begin) ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
 uint8_t *File::writable_data(const TensorInfo &t) {
     if (!writable_) fail(BITNET_ERR_INTERNAL, path_ + ": the file image is read-only");
     // base_ points at this object's own writable memory (a private mapping or owned_).

@@ -244,6 +244,9 @@ void Model::quantize_output_q8() {
         }
     }
     output_q8_ = std::move(q);
+    // The F16 matrix is now read only for a few rows per token (embedding lookup, re-scoring):
+    // let its pages go, so that resident memory holds the int8 copy instead of both.
+    if (const gguf::TensorInfo *t = file_->find_tensor(output_.name)) file_->release_pages(*t);
 }
 
 uint64_t Model::decode_bytes() const {
