@@ -309,15 +309,17 @@ TEST(Concurrency, AbortFromAnotherThreadIsPromptAndContextStaysUsable) {
 TEST(Concurrency, AbortDuringALongPrefill) {
     bitnet_model *m = load("tiny-b158-i2s.gguf");
     ASSERT_NE(m, nullptr);
-    bitnet_context *c = new_context(m, 512, 1);
-    std::vector<bitnet_token> prompt(500);
+    // 4000 tokens in chunks of 512 take far longer than the 5 ms before the abort request
+    // (500 tokens no longer did once prefill got faster).
+    bitnet_context *c = new_context(m, 4096, 1);
+    std::vector<bitnet_token> prompt(4000);
     for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = (bitnet_token)(i * 97 % 128000);
     std::atomic<bool> started{false};
     bitnet_status status = BITNET_OK;
     std::chrono::steady_clock::time_point returned;
     std::thread t([&] {
         started = true;
-        // n_batch 512: one chunk, checked for the abort flag before every layer.
+        // Checked for the abort flag before every layer of every 512-token chunk.
         status = bitnet_eval(c, prompt.data(), prompt.size(), BITNET_LOGITS_LAST);
         returned = std::chrono::steady_clock::now();
     });
