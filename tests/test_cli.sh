@@ -131,6 +131,9 @@ grep -q '| *pp16 *|' "$TMP/out" && grep -q '| *tg4 *|' "$TMP/out" && pass "bench
     failed "bench table" "$TMP/out" "$TMP/err"
 [ "$(grep -c '| *tg4 *|' "$TMP/out")" -eq 2 ] && pass "bench ran two thread counts" ||
     failed "bench thread list" "$TMP/out"
+expect_ok "bench --no-repack" "$BITNET" bench -m "$I2S" -p 8 -n 2 -r 1 -t 1 --no-repack
+grep -q '| *tg2 *|' "$TMP/out" && pass "bench --no-repack table" ||
+    failed "bench --no-repack table" "$TMP/out" "$TMP/err"
 
 # ---- gen-model ----------------------------------------------------------------------------
 expect_ok "gen-model tiny" "$BITNET" gen-model --preset tiny -o "$TMP/models/tiny.gguf" --seed 7

@@ -22,6 +22,7 @@ struct BenchOptions {
     std::string lm_head = "auto";
     bool no_warmup = false;
     bool roofline = false;
+    bool no_repack = false;
 };
 
 // Resident set size of this process in bytes (/proc/self/status VmRSS), 0 if unknown.
@@ -80,7 +81,7 @@ int run_bench(const BenchOptions &o) {
         if (t > 1024) throw CLI::ValidationError("-t", "at most 1024 threads");
 
     const double load_t0 = now_seconds();
-    ModelPtr model = load_model(o.model, o.lm_head);
+    ModelPtr model = load_model(o.model, o.lm_head, /*repack=*/!o.no_repack);
     const double load_s = now_seconds() - load_t0;
     const uint64_t rss_after_load = resident_bytes();
     const std::string name = base_name(o.model);
@@ -201,6 +202,9 @@ Command add_bench(CLI::App &app) {
     add_kv_type_option(sub, o->kv_type);
     add_lm_head_option(sub, o->lm_head);
     sub->add_flag("--no-warmup", o->no_warmup, "skip the untimed warm-up run");
+    sub->add_flag("--no-repack", o->no_repack,
+                  "keep the I2_S weights in the file's block order (bitnet_model_params.repack = "
+                  "0), e.g. to measure what the load-time interleaving gains");
     sub->add_flag("--roofline", o->roofline,
                   "also measure read bandwidth (1 GiB buffer) and print the implied decode bound");
     return {sub, [o]() { return run_bench(*o); }};

@@ -24,8 +24,9 @@ void fail_status(const std::string &where, bitnet_status status) {
     fail(where, msg, kExitRuntime);
 }
 
-ModelPtr load_model(const std::string &path, const std::string &lm_head) {
+ModelPtr load_model(const std::string &path, const std::string &lm_head, bool repack) {
     bitnet_model_params params = bitnet_model_default_params();
+    params.repack = repack ? 1 : 0;
     params.lm_head_type = lm_head == "q8"    ? BITNET_LM_HEAD_Q8
                           : lm_head == "f16" ? BITNET_LM_HEAD_F16
                                              : BITNET_LM_HEAD_AUTO;

@@ -61,7 +61,8 @@ using ModelPtr = std::unique_ptr<bitnet_model, ModelDeleter>;
 using ContextPtr = std::unique_ptr<bitnet_context, ContextDeleter>;
 
 // Loads a model; on failure fails with "bitnet: <path>: <message>".
-ModelPtr load_model(const std::string &path, const std::string &lm_head = "auto");
+ModelPtr load_model(const std::string &path, const std::string &lm_head = "auto",
+                    bool repack = true);
 // Creates a context; `where` names the model in error messages.
 ContextPtr new_context(bitnet_model *model, const bitnet_context_params &params,
                        const std::string &where);
