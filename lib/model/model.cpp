@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <system_error>
-#include <thread>
 
 #include "common/error.h"
 #include "common/fp16.h"
@@ -252,21 +250,10 @@ void Model::quantize_output_q8() {
             }
         }
     };
-    const int64_t n_threads =
-        std::clamp<int64_t>(runtime::physical_core_count(), 1, std::max<int64_t>(1, q->rows / 1024));
-    std::vector<std::thread> workers;
-    try {
-        for (int64_t t = 1; t < n_threads; ++t) {
-            workers.emplace_back(quantize_rows, q->rows * t / n_threads,
-                                 q->rows * (t + 1) / n_threads);
-        }
-    } catch (const std::system_error &) {
-        // Could not start a thread: the rows of the missing workers are done below.
-    }
-    const int64_t started = (int64_t)workers.size() + 1;
-    quantize_rows(0, q->rows / n_threads);
-    if (started < n_threads) quantize_rows(q->rows * started / n_threads, q->rows);
-    for (std::thread &w : workers) w.join();
+    runtime::ThreadPool pool(runtime::physical_core_count());
+    pool.run([&](int ith, int nth) {
+        quantize_rows(q->rows * ith / nth, q->rows * (ith + 1) / nth);
+    });
     output_q8_ = std::move(q);
     // The F16 matrix is now read only for a few rows per token (embedding lookup, re-scoring):
     // let its pages go, so that resident memory holds the int8 copy instead of both.
