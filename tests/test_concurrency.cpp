@@ -14,23 +14,14 @@
 #include <vector>
 
 #include "bitnet.h"
+#include "sanitized.h"
 #include "fixtures.h"
 
 using bitnet::test::fixture;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using bitnet::test::kSanitized;
 
 bitnet_model *load(const std::string &name) {
     bitnet_model *m = nullptr;

@@ -9,21 +9,12 @@
 #include <string>
 
 #include "bitnet.h"
+#include "sanitized.h"
 #include "tiny_model.h"
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using bitnet::test::kSanitized;
 
 // Resident set size in bytes (/proc/self/statm, second field, in pages).
 long resident_bytes() {

@@ -12,22 +12,13 @@
 #include <vector>
 
 #include "bitnet.h"
+#include "sanitized.h"
 #include "fixtures.h"
 #include "tiny_model.h"
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using bitnet::test::kSanitized;
 
 // The status, and that a failure left a message (a success, none).
 ::testing::AssertionResult StatusIs(const char *call, const char *, bitnet_status got,
