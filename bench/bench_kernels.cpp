@@ -5,6 +5,7 @@
 //   q8_gemv:  "GB/s"  = int8 weights + block scales read per second (1.125 bytes per weight)
 //   attention (k = head_dim 128, rows = cached positions, 4 query heads per KV head):
 //             scores f16/f32_gemm4 and weighted sums f16/f32_wsum4, "GOP/s" = 2 * k * rows * 4
+//   rms_norm, softmax (512 scores): "GB/s" = float32 input read per second
 // The I2_S matrices (1.6-4.4 MB) stay in the last-level cache between iterations; the F16 LM
 // head (656 MB) and the Q8 one (369 MB) do not, so they measure memory bandwidth.
 #include <benchmark/benchmark.h>
@@ -256,6 +257,34 @@ void f32_to_f16(benchmark::State &state, Isa isa, int64_t n) {
                                                 benchmark::Counter::kIsRate);
 }
 
+// Row-wise kernels on one row of n floats: "GB/s" = float32 input read per second.
+void rms_norm(benchmark::State &state, Isa isa, int64_t n) {
+    const KernelTable &kt = table(isa);
+    const float *x = f32_activations().data(), *w = x + n;
+    std::vector<float> y((size_t)n);
+    for (auto _ : state) {
+        kt.rms_norm(x, w, n, 1e-5f, y.data());
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * 4.0 * (double)n / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+// Softmax of n attention scores (in place, refilled each iteration outside the timing would
+// cost more than the kernel, so it runs on its own output: the values stay in (0, 1]).
+void softmax(benchmark::State &state, Isa isa, int64_t n) {
+    const KernelTable &kt = table(isa);
+    std::vector<float> x(f32_activations().begin(), f32_activations().begin() + n);
+    for (auto _ : state) {
+        kt.softmax(x.data(), n, 0.0884f);
+        benchmark::DoNotOptimize(x.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * 4.0 * (double)n / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
 std::string name(const char *kernel, Isa isa, int64_t k, int64_t rows = 0) {
     std::string s = std::string(kernel) + "/" + isa_name(isa) + "/k:" + std::to_string(k);
     if (rows > 0) s += "/rows:" + std::to_string(rows);
@@ -304,6 +333,12 @@ const bool registered = [] {
                 ->Unit(benchmark::kMicrosecond);
         }
         benchmark::RegisterBenchmark(name("f32_to_f16", isa, 640).c_str(), f32_to_f16, isa, 640)
+            ->Unit(benchmark::kNanosecond);
+        for (int64_t n : {2560, 6912}) {
+            benchmark::RegisterBenchmark(name("rms_norm", isa, n).c_str(), rms_norm, isa, n)
+                ->Unit(benchmark::kNanosecond);
+        }
+        benchmark::RegisterBenchmark(name("softmax", isa, 512).c_str(), softmax, isa, 512)
             ->Unit(benchmark::kNanosecond);
     }
     return true;

@@ -71,6 +71,24 @@ using Q8GemmFn = void (*)(const int8_t *w, const float *scale, int64_t k, int64_
 // float32 -> F16 (round to nearest even), e.g. when appending to an F16 KV cache.
 using F32ToF16Fn = void (*)(const float *x, uint16_t *y, int64_t n);
 
+// Row-wise float operations of the forward pass (reference section 4.2). Every implementation
+// gives bit-identical results (kernels_isa.h defines the shared operation order), so they do
+// not make logits depend on the ISA.
+//
+// RMSNorm: y_i = (x_i * s) * w_i with s = 1 / sqrt((float)(sum_i x_i^2 / n) + eps), the sum of
+// squares in double as 8 interleaved partial sums (element i into sum i % 8) combined in a fixed
+// order. n > 0; y may be x (in place).
+using RmsNormFn = void (*)(const float *x, const float *w, int64_t n, float eps, float *y);
+// NeoX-style RoPE in place on n_heads heads of head_dim floats (v + h*head_dim): the first n_rot
+// values of each head rotate in pairs (i, i + n_rot/2) by the angle whose cosine and sine are
+// cos[i], sin[i] (i < n_rot/2): v_i' = v_i c - v_j s, v_j' = v_i s + v_j c. No fused multiply-add.
+using RopeFn = void (*)(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                        const float *cos, const float *sin);
+// Softmax in place over n floats after scaling: s_i = x_i * scale, m = max_i s_i (NaNs skipped),
+// e_i = exp(s_i - m) with the polynomial exp of kernels_isa.h (within 2 ulp of expf), then
+// x_i = e_i * (float)(1 / sum_i e_i), the sum in double as RMSNorm's. n > 0.
+using SoftmaxFn = void (*)(float *x, int64_t n, float scale);
+
 struct KernelTable {
     Isa isa;
     QuantizeRowI8Fn quantize_row_i8;
@@ -83,6 +101,9 @@ struct KernelTable {
     F32WsumFn f32_wsum;
     Q8GemmFn q8_gemm;
     F32ToF16Fn f32_to_f16;
+    RmsNormFn rms_norm;
+    RopeFn rope_neox;
+    SoftmaxFn softmax;
 };
 
 // Table for an ISA (must be supported: throws std::invalid_argument otherwise); the scalar
@@ -113,6 +134,10 @@ void f32_wsum_scalar(const float *v, int64_t k, int64_t n_rows, const float *p, 
 void q8_gemm_scalar(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
                     const float *x, int64_t n_tok, float *y, int64_t ldy);
 void f32_to_f16_scalar(const float *x, uint16_t *y, int64_t n);
+void rms_norm_scalar(const float *x, const float *w, int64_t n, float eps, float *y);
+void rope_neox_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                      const float *cos, const float *sin);
+void softmax_scalar(float *x, int64_t n, float scale);
 
 // Helpers for tests/tools: pack ternary values (row-major, n % 128 == 0) into I2_S bytes
 // (n/4 data bytes, scale not written) and unpack them again.

@@ -54,6 +54,57 @@ inline int8_t round_to_i8(float v) {
     return -128;
 }
 
+// ---- the shared operation order of the row-wise kernels (kernels.h, RmsNormFn ...) -----------
+// Kernel files are compiled with -ffp-contract=off, so a multiply followed by an add is two
+// roundings everywhere unless written as an explicit fused multiply-add (std::fma,
+// _mm256_fmadd_ps, vfmaq_f32), which rounds once on every ISA.
+
+// The 8 interleaved double partial sums (element i in s[i % 8]) combined in one fixed order:
+// that of two 4-lane vectors added, then halves, then the last pair.
+inline double combine8(const double s[8]) {
+    return ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+}
+
+// RMSNorm's scale from the sum of squares, in float as ggml computes it.
+inline float rms_scale(double sum_sq, int64_t n, float eps) {
+    const float mean = (float)(sum_sq / (double)n);
+    return 1.0f / std::sqrt(mean + eps);
+}
+
+// exp(x) for float: x clamped to [kExpLo, kExpHi] (NaN passes through), x = n ln2 + r with n =
+// round-half-even(x log2 e) and |r| <= ln2/2 (ln2 in two parts, Cody-Waite), e^r by the degree-7
+// polynomial of Cephes' expf, then scaled by 2^n built in the exponent bits. exp(0) = 1 exactly;
+// below about -87 the result is the smallest normal range (~1e-38), not 0.
+inline constexpr float kExpLo = -87.0f, kExpHi = 88.0f;
+inline constexpr float kLog2e = 1.44269504088896341f;
+inline constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+inline constexpr float kExpP0 = 1.9875691500e-4f, kExpP1 = 1.3981999507e-3f,
+                       kExpP2 = 8.3334519073e-3f, kExpP3 = 4.1665795894e-2f,
+                       kExpP4 = 1.6666665459e-1f, kExpP5 = 5.0000001201e-1f;
+
+inline float exp_ref(float x) {
+    x = kExpLo > x ? kExpLo : x;  // the operand order of maxps/minps: a NaN x stays NaN
+    x = kExpHi < x ? kExpHi : x;
+    if (x != x) return x;
+    const float n = std::nearbyint(x * kLog2e);
+    float r = std::fma(n, -kLn2Hi, x);
+    r = std::fma(n, -kLn2Lo, r);
+    float p = kExpP0;
+    p = std::fma(p, r, kExpP1);
+    p = std::fma(p, r, kExpP2);
+    p = std::fma(p, r, kExpP3);
+    p = std::fma(p, r, kExpP4);
+    p = std::fma(p, r, kExpP5);
+    const float r2 = r * r;
+    float y = std::fma(p, r2, r);
+    y = y + 1.0f;
+    const int32_t bits = ((int32_t)n + 127) << 23;
+    float pow2n;
+    static_assert(sizeof pow2n == sizeof bits);
+    __builtin_memcpy(&pow2n, &bits, sizeof bits);
+    return y * pow2n;
+}
+
 #if defined(__x86_64__)
 float quantize_row_i8_avx2(const float *x, int64_t n, int8_t *q, int32_t *sum);
 void i2s_gemv_avx2(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
@@ -72,6 +123,10 @@ void f32_wsum_avx2(const float *v, int64_t k, int64_t n_rows, const float *p, in
 void q8_gemm_avx2(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
                   const float *x, int64_t n_tok, float *y, int64_t ldy);
 void f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
+void rms_norm_avx2(const float *x, const float *w, int64_t n, float eps, float *y);
+void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
+                    const float *sin);
+void softmax_avx2(float *x, int64_t n, float scale);
 
 // AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation, F16, F32, Q8 and the
 // attention kernels (memory-bound or a negligible share of the time) reuse the AVX2 ones.
@@ -99,6 +154,10 @@ void f32_wsum_neon(const float *v, int64_t k, int64_t n_rows, const float *p, in
 void q8_gemm_neon(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
                   const float *x, int64_t n_tok, float *y, int64_t ldy);
 void f32_to_f16_neon(const float *x, uint16_t *y, int64_t n);
+void rms_norm_neon(const float *x, const float *w, int64_t n, float eps, float *y);
+void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
+                    const float *sin);
+void softmax_neon(float *x, int64_t n, float scale);
 #endif
 
 }  // namespace bitnet::kernels::detail

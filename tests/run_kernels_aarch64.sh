@@ -10,11 +10,12 @@ cxx="aarch64-linux-gnu-g++ -std=c++20 -O2 -Iinclude -Ilib -I. -Itests -isystem $
 mkdir -p "$out"
 [ -f "$out/gtest.o" ] || $cxx -I"$gt" -c "$gt/src/gtest-all.cc" -o "$out/gtest.o"
 [ -f "$out/gtest_main.o" ] || $cxx -I"$gt" -c "$gt/src/gtest_main.cc" -o "$out/gtest_main.o"
-for src in kernels/*_scalar.cpp kernels/dispatch.cpp tests/test_kernels.cpp; do
-    $cxx -c "$src" -o "$out/$(basename "$src" .cpp).o"
+for src in kernels/*_scalar.cpp kernels/dispatch.cpp tests/test_kernels.cpp tests/test_rowwise.cpp; do
+    # kernels/ is built with -ffp-contract=off, as in CMakeLists.txt
+    $cxx -ffp-contract=off -c "$src" -o "$out/$(basename "$src" .cpp).o"
 done
 for src in kernels/*_neon.cpp; do
-    $cxx -march=armv8.2-a+dotprod+fp16 -c "$src" -o "$out/$(basename "$src" .cpp).o"
+    $cxx -ffp-contract=off -march=armv8.2-a+dotprod+fp16 -c "$src" -o "$out/$(basename "$src" .cpp).o"
 done
 aarch64-linux-gnu-g++ -static "$out"/*.o -o "$out/test_kernels" -lpthread 2>/dev/null
 # -cpu max has dotprod and fp16; e.g. -cpu cortex-a57 (no dotprod) checks the scalar fallback.

@@ -17,6 +17,7 @@
 #include "common/fp16.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_isa.h"
+#include "kernel_isas.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -472,16 +473,6 @@ TEST(I2sInterleave, ScalarResultsUnchangedAndBlocksMoved) {
     i2s_gemv_scalar(w.data(), k, n_rows, 1, q.data(), want.data());
     i2s_gemv_scalar(wi.data(), k, n_rows, 4, q.data(), got.data());
     EXPECT_EQ(got, want);
-}
-
-// The SIMD ISAs this CPU can run: each is tested against the scalar reference. (The AVX-512
-// kernels are therefore only tested on AVX-512 machines; run `test_kernels` there.)
-std::vector<Isa> simd_isas() {
-    std::vector<Isa> out;
-    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
-        if (isa_supported(isa)) out.push_back(isa);
-    }
-    return out;
 }
 
 class KernelIsa : public ::testing::TestWithParam<Isa> {
@@ -1004,10 +995,7 @@ TEST_P(KernelIsa, F32ToF16MatchesScalar) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Simd, KernelIsa, ::testing::ValuesIn(simd_isas()),
-                         [](const ::testing::TestParamInfo<Isa> &info) {
-                             return std::string(isa_name(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(Simd, KernelIsa, ::testing::ValuesIn(simd_isas()), IsaParamName());
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelIsa);
 
 // ---- dispatch ---------------------------------------------------------------------------------

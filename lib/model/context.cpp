@@ -24,13 +24,18 @@ using gguf::TensorType;
 
 namespace {
 
-// y = x / sqrt(mean(x^2) + eps) * w   (sum of squares in double, as ggml does)
-void rms_norm(const float *x, const float *w, int64_t n, float eps, float *y) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += (double)x[i] * (double)x[i];
-    const float mean = (float)(sum / (double)n);
-    const float scale = 1.0f / std::sqrt(mean + eps);
-    for (int64_t i = 0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+// x += y over n floats (residual connection).
+void add_in_place(float *__restrict x, const float *__restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+// g = relu(g)^2 * u over n floats (the BitNet FFN gate, reference section 4.2); written with
+// max and restrict so that the compiler vectorises it.
+void relu2_gate(float *__restrict g, const float *__restrict u, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float r = std::max(g[i], 0.0f);
+        g[i] = r * r * u[i];
+    }
 }
 
 // Splits [0, n) into nth ranges whose boundaries are multiples of `align` (except the end).
@@ -299,22 +304,8 @@ void Context::attention(int il, int64_t n_tok, int64_t pos0) {
                 kt.f16_gemm(k_f16_[il].data() + g * head_stride, hd, n_keys, q, group, sc,
                             n_ctx_);
             }
-            // softmax(scores / sqrt(hd)) per query head, sum in double
-            for (int64_t h = 0; h < group; ++h) {
-                float *row = sc + h * n_ctx_;
-                float mx = -INFINITY;
-                for (int64_t j = 0; j < n_keys; ++j) {
-                    row[j] *= kq_scale;
-                    mx = std::max(mx, row[j]);
-                }
-                double sum = 0.0;
-                for (int64_t j = 0; j < n_keys; ++j) {
-                    row[j] = std::exp(row[j] - mx);
-                    sum += row[j];
-                }
-                const float inv = (float)(1.0 / sum);
-                for (int64_t j = 0; j < n_keys; ++j) row[j] *= inv;
-            }
+            // softmax(scores / sqrt(hd)) per query head
+            for (int64_t h = 0; h < group; ++h) kt.softmax(sc + h * n_ctx_, n_keys, kq_scale);
             float *out = att_.data() + t * d + g * group * hd;
             if (kv_f32_) {
                 kt.f32_wsum(v_f32_[il].data() + g * head_stride, hd, n_keys, sc, group, n_ctx_,
@@ -392,16 +383,14 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
             rope_sin_[t * half + i] = (float)std::sin(theta);
         }
     }
+    const kernels::KernelTable &kt = kernels::active();
     // Rotates the n_heads heads of token t (vector v of n_heads * head_dim floats) in place.
     auto rope = [&](float *v, int64_t n_heads, int64_t t) {
-        const float *c = rope_cos_.data() + t * half, *s = rope_sin_.data() + t * half;
-        for (int64_t h = 0; h < n_heads; ++h, v += hd) {
-            for (int64_t i = 0; i < half; ++i) {
-                const float x0 = v[i], x1 = v[i + half];
-                v[i] = x0 * c[i] - x1 * s[i];
-                v[i + half] = x0 * s[i] + x1 * c[i];
-            }
-        }
+        kt.rope_neox(v, n_heads, hd, hp.n_rot, rope_cos_.data() + t * half,
+                     rope_sin_.data() + t * half);
+    };
+    auto rms_norm = [&](const float *x, const float *w, int64_t n, float *y) {
+        kt.rms_norm(x, w, n, hp.rms_eps, y);
     };
 
     // Per-token elementwise work (norms, RoPE, residual adds, ReLU^2 gating) of a prefill chunk
@@ -424,7 +413,7 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
 
         // Attention block.
         for_each_token([&](int64_t t) {
-            rms_norm(x_.data() + t * d, L.attn_norm, d, hp.rms_eps, a_.data() + t * d);
+            rms_norm(x_.data() + t * d, L.attn_norm, d, a_.data() + t * d);
         });
         if (L.wq.type == TensorType::I2_S && L.wk.type == TensorType::I2_S &&
             L.wv.type == TensorType::I2_S) {
@@ -443,40 +432,32 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
         });
         attention(il, n_tok, pos0);
         for_each_token([&](int64_t t) {
-            rms_norm(att_.data() + t * d, L.attn_sub_norm, d, hp.rms_eps, o_.data() + t * d);
+            rms_norm(att_.data() + t * d, L.attn_sub_norm, d, o_.data() + t * d);
         });
         bitlinear(L.wo, o_.data(), n_tok, tmp_.data());
 
         // Feed-forward block: residual add, norm, relu(gate)^2 * up, sub-norm, down.
         for_each_token([&](int64_t t) {
             float *xt = x_.data() + t * d;
-            const float *rt = tmp_.data() + t * d;
-            for (int64_t i = 0; i < d; ++i) xt[i] += rt[i];
-            rms_norm(xt, L.ffn_norm, d, hp.rms_eps, a_.data() + t * d);
+            add_in_place(xt, tmp_.data() + t * d, d);
+            rms_norm(xt, L.ffn_norm, d, a_.data() + t * d);
         });
         bitlinear_pair(L.w_gate, L.w_up, a_.data(), n_tok, g_.data(), u_.data());
         for_each_token([&](int64_t t) {
             float *gt = g_.data() + t * ff;
-            const float *ut = u_.data() + t * ff;
-            for (int64_t i = 0; i < ff; ++i) {
-                const float r = gt[i] > 0.0f ? gt[i] : 0.0f;
-                gt[i] = r * r * ut[i];
-            }
-            rms_norm(gt, L.ffn_sub_norm, ff, hp.rms_eps, gt);
+            relu2_gate(gt, u_.data() + t * ff, ff);
+            rms_norm(gt, L.ffn_sub_norm, ff, gt);
         });
         bitlinear(L.w_down, g_.data(), n_tok, tmp_.data());
-        for_each_token([&](int64_t t) {
-            float *xt = x_.data() + t * d;
-            const float *rt = tmp_.data() + t * d;
-            for (int64_t i = 0; i < d; ++i) xt[i] += rt[i];
-        });
+        for_each_token(
+            [&](int64_t t) { add_in_place(x_.data() + t * d, tmp_.data() + t * d, d); });
     }
 
     if (!want_logits) return;
     const int64_t first = all_logits ? 0 : n_tok - 1;
     const int64_t n_out = n_tok - first;
     for (int64_t t = first; t < n_tok; ++t) {
-        rms_norm(x_.data() + t * d, m.output_norm(), d, hp.rms_eps, a_.data() + (t - first) * d);
+        rms_norm(x_.data() + t * d, m.output_norm(), d, a_.data() + (t - first) * d);
     }
     lm_head(a_.data(), n_out, logits_out);
 }
