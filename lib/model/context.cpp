@@ -29,11 +29,12 @@ void add_in_place(float *__restrict x, const float *__restrict y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
-// g = relu(g)^2 * u over n floats (the BitNet FFN gate, reference section 4.2); written with
-// max and restrict so that the compiler vectorises it.
+// g = relu(g)^2 * u over n floats (the BitNet FFN gate, reference section 4.2). relu(g) as
+// (g + |g|) / 2, which is exactly max(g, 0) wherever the square is finite (and lets a NaN
+// through): GCC 12 does not vectorise a select on floats (trapping math), this it does.
 void relu2_gate(float *__restrict g, const float *__restrict u, int64_t n) {
     for (int64_t i = 0; i < n; ++i) {
-        const float r = std::max(g[i], 0.0f);
+        const float r = (g[i] + std::fabs(g[i])) * 0.5f;
         g[i] = r * r * u[i];
     }
 }
