@@ -163,11 +163,13 @@ void tile16(const uint8_t *w0, int64_t row_step, int64_t bstride, int64_t k, con
     "vpmaddubsw %[x], %[c1], %[p]\n\t"                                           \
     "vpaddw %[p], %[" A1 "], %[" A1 "]\n\t"
 #define BITNET_I2S_GROUP(CODES, OFF)                                              \
-    CODES "vpand %[m], %[c0], %[c0]\n\t"                                        \
-          "vpand %[m], %[c1], %[c1]\n\t"                                        \
-    BITNET_I2S_TOKEN(OFF, "q0", "a00", "a10") BITNET_I2S_TOKEN(OFF, "q1", "a01", "a11") \
+    CODES BITNET_I2S_TOKEN(OFF, "q0", "a00", "a10") BITNET_I2S_TOKEN(OFF, "q1", "a01", "a11") \
     BITNET_I2S_TOKEN(OFF, "q2", "a02", "a12") BITNET_I2S_TOKEN(OFF, "q3", "a03", "a13")
-#define BITNET_I2S_SHIFT(N) "vpsrlw $" N ", %[v0], %[c0]\n\tvpsrlw $" N ", %[v1], %[c1]\n\t"
+// Codes of groups 0-2: shift, then mask; group 3 is the low bits, masked straight from v.
+#define BITNET_I2S_SHIFT(N)                                  \
+    "vpsrlw $" N ", %[v0], %[c0]\n\tvpsrlw $" N ", %[v1], %[c1]\n\t" \
+    "vpand %[m], %[c0], %[c0]\n\tvpand %[m], %[c1], %[c1]\n\t"
+#define BITNET_I2S_LOW "vpand %[m], %[v0], %[c0]\n\tvpand %[m], %[v1], %[c1]\n\t"
 
 void tile_2x4(const uint8_t *w, int64_t row_step, int64_t bstride, int64_t k, const int8_t *q,
               const int32_t *qsum, int32_t *out, int64_t ldo) {
@@ -193,7 +195,7 @@ void tile_2x4(const uint8_t *w, int64_t row_step, int64_t bstride, int64_t k, co
                 BITNET_I2S_GROUP(BITNET_I2S_SHIFT("6"), "0")
                 BITNET_I2S_GROUP(BITNET_I2S_SHIFT("4"), "32")
                 BITNET_I2S_GROUP(BITNET_I2S_SHIFT("2"), "64")
-                BITNET_I2S_GROUP("vmovdqa %[v0], %[c0]\n\tvmovdqa %[v1], %[c1]\n\t", "96")
+                BITNET_I2S_GROUP(BITNET_I2S_LOW, "96")
                 : [a00] "+x"(a00), [a01] "+x"(a01), [a02] "+x"(a02), [a03] "+x"(a03),
                   [a10] "+x"(a10), [a11] "+x"(a11), [a12] "+x"(a12), [a13] "+x"(a13),
                   [v0] "=&x"(v0), [v1] "=&x"(v1), [c0] "=&x"(c0), [c1] "=&x"(c1),
@@ -218,6 +220,7 @@ void tile_2x4(const uint8_t *w, int64_t row_step, int64_t bstride, int64_t k, co
 #undef BITNET_I2S_TOKEN
 #undef BITNET_I2S_GROUP
 #undef BITNET_I2S_SHIFT
+#undef BITNET_I2S_LOW
 
 // All rows for NT tokens: 2-row tiles (assembly for 4 tokens), then a last odd row.
 template <int NT>
