@@ -68,6 +68,12 @@ inline constexpr int64_t kQ8Block = 32;
 using Q8GemmFn = void (*)(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
                           const float *x, int64_t n_tok, float *y, int64_t ldy);
 
+// Quantises one row of k F16 values (k % kQ8Block == 0) to the Q8 LM head's format: for each
+// block b of kQ8Block values, amax = max |x| (NaNs skipped), scale[b] = amax > 0 ? amax / 127 : 1,
+// q_i = clamp(round_half_even(x_i / scale[b]), -128, 127) (NaN -> -128, as quantize_row_i8).
+// Bit-identical on every ISA.
+using Q8QuantizeF16Fn = void (*)(const uint16_t *x, int64_t k, int8_t *q, float *scale);
+
 // float32 -> F16 (round to nearest even), e.g. when appending to an F16 KV cache.
 using F32ToF16Fn = void (*)(const float *x, uint16_t *y, int64_t n);
 
@@ -104,6 +110,7 @@ struct KernelTable {
     RmsNormFn rms_norm;
     RopeFn rope_neox;
     SoftmaxFn softmax;
+    Q8QuantizeF16Fn q8_quantize_f16;
 };
 
 // Table for an ISA (must be supported: throws std::invalid_argument otherwise); the scalar
@@ -134,6 +141,9 @@ void f32_wsum_scalar(const float *v, int64_t k, int64_t n_rows, const float *p, 
 void q8_gemm_scalar(const int8_t *w, const float *scale, int64_t k, int64_t n_rows,
                     const float *x, int64_t n_tok, float *y, int64_t ldy);
 void f32_to_f16_scalar(const float *x, uint16_t *y, int64_t n);
+void q8_quantize_f16_scalar(const uint16_t *x, int64_t k, int8_t *q, float *scale);
+// The same for float32 rows (F32 LM heads; not dispatched).
+void q8_quantize_f32_scalar(const float *x, int64_t k, int8_t *q, float *scale);
 void rms_norm_scalar(const float *x, const float *w, int64_t n, float eps, float *y);
 void rope_neox_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                       const float *cos, const float *sin);

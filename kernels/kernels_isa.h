@@ -127,6 +127,7 @@ void rms_norm_avx2(const float *x, const float *w, int64_t n, float eps, float *
 void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
                     const float *sin);
 void softmax_avx2(float *x, int64_t n, float scale);
+void q8_quantize_f16_avx2(const uint16_t *x, int64_t k, int8_t *q, float *scale);
 
 // AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation, F16, F32, Q8 and the
 // attention kernels (memory-bound or a negligible share of the time) reuse the AVX2 ones.
@@ -158,6 +159,7 @@ void rms_norm_neon(const float *x, const float *w, int64_t n, float eps, float *
 void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
                     const float *sin);
 void softmax_neon(float *x, int64_t n, float scale);
+void q8_quantize_f16_neon(const uint16_t *x, int64_t k, int8_t *q, float *scale);
 #endif
 
 }  // namespace bitnet::kernels::detail

@@ -105,3 +105,37 @@ void q8_gemm_avx2(const int8_t *w, const float *scale, int64_t k, int64_t n_rows
 }
 
 }  // namespace bitnet::kernels::detail
+
+namespace bitnet::kernels::detail {
+
+// F16C widening, the block's |x| max as 4 vectors then across lanes (exact, any order), one
+// scalar division for the scale and a vector division per value (the same IEEE division as the
+// reference), cvtps2dq (round half to even; NaN -> INT_MIN) and saturating packs (-> -128).
+void q8_quantize_f16_avx2(const uint16_t *x, int64_t k, int8_t *q, float *scale) {
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        const uint16_t *xb = x + b * kQ8Block;
+        __m256 v[4];
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < 4; ++j) {
+            v[j] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(xb + 8 * j)));
+            m = _mm256_max_ps(_mm256_and_ps(v[j], abs_mask), m);  // a NaN |x| leaves m
+        }
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h);
+        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        scale[b] = s;
+        const __m256 vs = _mm256_set1_ps(s);
+        __m256i r[4];
+        for (int j = 0; j < 4; ++j) r[j] = _mm256_cvtps_epi32(_mm256_div_ps(v[j], vs));
+        const __m256i packed =
+            _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(q + b * kQ8Block),
+                            _mm256_permutevar8x32_epi32(packed, order));
+    }
+}
+
+}  // namespace bitnet::kernels::detail

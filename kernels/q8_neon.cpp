@@ -76,3 +76,42 @@ void q8_gemm_neon(const int8_t *w, const float *scale, int64_t k, int64_t n_rows
 }
 
 }  // namespace bitnet::kernels::detail
+
+namespace bitnet::kernels::detail {
+
+// As the AVX2 version: widen, |x| max by compare-and-select (a NaN is skipped), one scalar
+// division for the scale, vector divisions, fcvtns (half to even) with NaN mapped to -128 as
+// the reference does (fcvtns gives 0), saturating narrows.
+void q8_quantize_f16_neon(const uint16_t *x, int64_t k, int8_t *q, float *scale) {
+    const int32x4_t nan_q = vdupq_n_s32(-128);
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        const uint16_t *xb = x + b * kQ8Block;
+        float32x4_t v[8];
+        float32x4_t m = vdupq_n_f32(0.0f);
+        for (int j = 0; j < 4; ++j) {
+            const float16x8_t hv = vreinterpretq_f16_u16(vld1q_u16(xb + 8 * j));
+            v[2 * j] = vcvt_f32_f16(vget_low_f16(hv));
+            v[2 * j + 1] = vcvt_high_f32_f16(hv);
+        }
+        for (int j = 0; j < 8; ++j) {
+            const float32x4_t a = vabsq_f32(v[j]);
+            m = vbslq_f32(vcgtq_f32(a, m), a, m);
+        }
+        float amax = 0.0f;
+        for (int j = 0; j < 4; ++j) amax = m[j] > amax ? m[j] : amax;
+        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        scale[b] = s;
+        const float32x4_t vs = vdupq_n_f32(s);
+        int16x8_t h[4];
+        for (int j = 0; j < 4; ++j) {
+            const float32x4_t d0 = vdivq_f32(v[2 * j], vs), d1 = vdivq_f32(v[2 * j + 1], vs);
+            const int32x4_t r0 = vbslq_s32(vceqq_f32(d0, d0), vcvtnq_s32_f32(d0), nan_q);
+            const int32x4_t r1 = vbslq_s32(vceqq_f32(d1, d1), vcvtnq_s32_f32(d1), nan_q);
+            h[j] = vcombine_s16(vqmovn_s32(r0), vqmovn_s32(r1));
+        }
+        vst1q_s8(q + b * kQ8Block, vcombine_s8(vqmovn_s16(h[0]), vqmovn_s16(h[1])));
+        vst1q_s8(q + b * kQ8Block + 16, vcombine_s8(vqmovn_s16(h[2]), vqmovn_s16(h[3])));
+    }
+}
+
+}  // namespace bitnet::kernels::detail

@@ -440,6 +440,40 @@ TEST(AttnReference, Q8GemmMatchesDouble) {
     }
 }
 
+// Q8 head quantisation: every value within half a step of its block's scale, the block maximum
+// at +-127, an all-zero block with scale 1, and the F16 and F32 entry points equal on the same
+// values.
+TEST(Q8Quantize, ReferenceMatchesDefinition) {
+    std::mt19937 rng(23);
+    const int64_t k = 4 * kQ8Block;
+    auto h = random_f16((size_t)k, rng, 0.05f);
+    for (int64_t i = 2 * kQ8Block; i < 3 * kQ8Block; ++i) h[i] = 0;  // block 2: zeros
+    h[kQ8Block + 5] = f32_to_f16(-0.5f);                               // block 1: max at -0.5
+    std::vector<float> f((size_t)k);
+    for (int64_t i = 0; i < k; ++i) f[i] = f16_to_f32(h[i]);
+    std::vector<int8_t> q16((size_t)k), q32((size_t)k);
+    std::vector<float> s16(k / kQ8Block), s32(k / kQ8Block);
+    q8_quantize_f16_scalar(h.data(), k, q16.data(), s16.data());
+    q8_quantize_f32_scalar(f.data(), k, q32.data(), s32.data());
+    EXPECT_EQ(q16, q32);
+    EXPECT_EQ(s16, s32);
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        double amax = 0;
+        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) amax = std::max(amax, (double)std::fabs(f[i]));
+        if (amax == 0) {
+            EXPECT_EQ(s16[b], 1.0f);
+        } else {
+            EXPECT_NEAR(s16[b], amax / 127, amax / 127 * 1e-6) << b;
+        }
+        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) {
+            EXPECT_LE(std::fabs((double)q16[i] * s16[b] - f[i]), 0.5 * s16[b] * (1 + 1e-6)) << i;
+            if (std::fabs(f[i]) == amax && amax > 0) EXPECT_EQ(std::abs((int)q16[i]), 127) << i;
+        }
+    }
+    EXPECT_EQ(q16[kQ8Block + 5], -127);
+    EXPECT_NEAR(s16[1], 0.5 / 127, 1e-9);
+}
+
 TEST(AttnReference, F32ToF16IsFp16Conversion) {
     const std::vector<float> x = {0.0f, -0.0f, 1.0f, 0.1f, -65504.0f, 65520.0f, 1e-8f, 3e-5f,
                                   std::numeric_limits<float>::infinity(),
@@ -797,6 +831,34 @@ TEST_P(KernelIsa, F16GemmAttentionShapes) {
             }
         }
     }
+}
+
+// Every F16 bit pattern (NaNs, infinities, subnormals included) in random blocks, plus blocks of
+// one sign, ties (x / s exactly halfway) and a block holding an infinity: identical bytes and
+// scales.
+TEST_P(KernelIsa, Q8QuantizeMatchesScalar) {
+    std::mt19937 rng(24);
+    std::vector<uint16_t> h(65536);
+    for (uint32_t i = 0; i < 65536; ++i) h[i] = (uint16_t)i;
+    std::shuffle(h.begin(), h.end(), rng);
+    auto finite = random_f16(4096, rng, 0.03f);
+    for (int64_t i = 0; i < 32; ++i) finite[i] = f32_to_f16(0.5f * (float)i - 8.0f);  // halves
+    finite[40] = 0x7c00;                                                               // +inf
+    h.insert(h.end(), finite.begin(), finite.end());
+    const int64_t k = (int64_t)h.size();
+    std::vector<int8_t> want((size_t)k), got((size_t)k + 1, 77);
+    std::vector<float> sw(k / kQ8Block), sg(k / kQ8Block + 1, 77.0f);
+    q8_quantize_f16_scalar(h.data(), k, want.data(), sw.data());
+    kt().q8_quantize_f16(h.data(), k, got.data(), sg.data());
+    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(got[i], want[i]) << "value " << i << " 0x" << std::hex << h[i];
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        uint32_t a, c;
+        std::memcpy(&a, &sg[b], 4);
+        std::memcpy(&c, &sw[b], 4);
+        ASSERT_EQ(a, c) << "block " << b;
+    }
+    EXPECT_EQ(got[k], 77) << "wrote past the end";
+    EXPECT_EQ(sg[k / kQ8Block], 77.0f) << "wrote past the end";
 }
 
 TEST_P(KernelIsa, Q8GemmMatchesScalar) {

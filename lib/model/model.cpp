@@ -230,23 +230,18 @@ void Model::quantize_output_q8() {
     q->scale.resize((size_t)(q->rows * (q->k / B)));
     // Rows are independent: split them over the cores (the 2B4T head has 128256 rows; one
     // thread took 2.6 s of the load).
+    const kernels::KernelTable &kt = kernels::active();
+    const int64_t k = q->k, nb = k / B;
     auto quantize_rows = [&](int64_t r0, int64_t r1) {
-        std::vector<float> row((size_t)q->k);
         for (int64_t r = r0; r < r1; ++r) {
-            for (int64_t i = 0; i < q->k; ++i) {
-                row[i] = output_.type == TensorType::F16
-                             ? f16_to_f32(
-                                   reinterpret_cast<const uint16_t *>(output_.data)[r * q->k + i])
-                             : reinterpret_cast<const float *>(output_.data)[r * q->k + i];
-            }
-            for (int64_t b = 0; b < q->k / B; ++b) {
-                float amax = 0.0f;
-                for (int64_t i = b * B; i < (b + 1) * B; ++i) amax = std::max(amax, std::fabs(row[i]));
-                const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-                q->scale[r * (q->k / B) + b] = s;
-                for (int64_t i = b * B; i < (b + 1) * B; ++i) {
-                    q->q[r * q->k + i] = (int8_t)std::lrintf(row[i] / s);
-                }
+            int8_t *qr = q->q.data() + r * k;
+            float *sr = q->scale.data() + r * nb;
+            if (output_.type == TensorType::F16) {
+                kt.q8_quantize_f16(reinterpret_cast<const uint16_t *>(output_.data) + r * k, k,
+                                   qr, sr);
+            } else {
+                kernels::q8_quantize_f32_scalar(
+                    reinterpret_cast<const float *>(output_.data) + r * k, k, qr, sr);
             }
         }
     };
