@@ -3,6 +3,7 @@
 //   gemm:     "GOP/s" = 2 * k * rows * n_tok per second
 //   quantize: "GB/s"  = float32 activations read per second
 //   q8_gemv:  "GB/s"  = int8 weights + block scales read per second (1.125 bytes per weight)
+//   q4_gemv:  "GB/s"  = 4-bit weights + block scales read per second (0.625 bytes per weight)
 //   attention (k = head_dim 128, rows = cached positions, 4 query heads per KV head):
 //             scores f16/f32_gemm4 and weighted sums f16/f32_wsum4, "GOP/s" = 2 * k * rows * 4
 //   rms_norm, softmax (512 scores): "GB/s" = float32 input read per second
@@ -198,6 +199,24 @@ void q8_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows, int64_t 
     }
 }
 
+// The Q4 head over the Q8 benchmark's random bytes (every byte is two valid 4-bit values): the
+// first k/2 bytes of each of rows rows. "GB/s" counts 0.5 + 4/32 bytes per weight.
+void q4_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows, int64_t n_tok) {
+    const KernelTable &kt = table(isa);
+    const Q8Weights &q = q8_weights(k, rows);
+    const uint8_t *w = reinterpret_cast<const uint8_t *>(q.w.data());
+    const float *x = f32_activations().data();
+    std::vector<float> y((size_t)(rows * n_tok));
+    for (auto _ : state) {
+        kt.q4_gemm(w, q.scale.data(), k, rows, x, n_tok, y.data(), rows);
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    const double bytes = (double)rows * (double)k * (0.5 + 4.0 / kQ8Block);
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * bytes * (double)n_tok / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
 // Attention for one KV head: scores of 4 query heads against rows cached keys (f16/f32_gemm)
 // and the weighted sum of rows cached values (f16/f32_wsum).
 constexpr int64_t kHeads = 4;
@@ -315,6 +334,8 @@ const bool registered = [] {
                 ->Unit(benchmark::kMicrosecond);
         }
         benchmark::RegisterBenchmark(name("q8_gemv", isa, 2560, 128256).c_str(), q8_gemm, isa,
+                                     2560, 128256, 1)->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark(name("q4_gemv", isa, 2560, 128256).c_str(), q4_gemm, isa,
                                      2560, 128256, 1)->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark(name("q8_gemm64", isa, 2560, 2560).c_str(), q8_gemm, isa,
                                      2560, 2560, kGemmTokens)->Unit(benchmark::kMillisecond);

@@ -131,10 +131,15 @@ typedef struct bitnet_sampler bitnet_sampler; /**< A token sampler with its RNG 
 typedef enum bitnet_lm_head_type {
     BITNET_LM_HEAD_AUTO = 0, /**< As stored in the file (the tied F16 embedding for 2B4T). */
     BITNET_LM_HEAD_F16 = 1,  /**< F16 weights (exact for F16 files). */
-    BITNET_LM_HEAD_Q8 = 2    /**< int8 with an absmax scale per block of 32 values of a row,
+    BITNET_LM_HEAD_Q8 = 2,   /**< int8 with an absmax scale per block of 32 values of a row,
                                   quantised at load time: about half the memory traffic; the
                                   32 largest logits of each row are re-scored exactly with the
                                   original weights (accuracy cost: see README). */
+    BITNET_LM_HEAD_Q4 = 3    /**< 4-bit values (-7..7) with an absmax scale per block of 32
+                                  values of a row (ggml Q4_0's layout, float scale), quantised
+                                  at load time: about 0.31 of the F16 head's bytes; the 32
+                                  largest logits are re-scored exactly as for Q8, the others
+                                  carry a larger error (accuracy cost: see README). */
 } bitnet_lm_head_type;
 
 /** Parameters of bitnet_model_load. Obtain with bitnet_model_default_params(). */
@@ -197,7 +202,7 @@ BITNET_API uint64_t bitnet_model_size_bytes(const bitnet_model *model);
 /**
  * Bytes of weights a decode step reads (batch of one token): every BitLinear matrix, the norm
  * vectors, one embedding row and the whole LM head as held in memory (F16 or, with
- * BITNET_LM_HEAD_Q8, int8 plus block scales). Divide a measured read bandwidth (bytes/s) by it
+ * BITNET_LM_HEAD_Q8/_Q4, int8 or 4-bit values plus block scales). Divide a measured read bandwidth (bytes/s) by it
  * for the memory-bound limit of tokens/s. 0 if NULL.
  */
 BITNET_API uint64_t bitnet_model_decode_bytes(const bitnet_model *model);

@@ -74,6 +74,19 @@ using Q8GemmFn = void (*)(const int8_t *w, const float *scale, int64_t k, int64_
 // Bit-identical on every ISA.
 using Q8QuantizeF16Fn = void (*)(const uint16_t *x, int64_t k, int8_t *q, float *scale);
 
+// The opt-in Q4 LM head: 4-bit values v in [-8, 7] stored as v + 8, one float scale per block of
+// kQ8Block (32) values of a row: row r's block b is 16 bytes at w + r*(k/2) + b*16, byte j holding
+// value j in bits 0-3 and value j + 16 in bits 4-7 (as ggml's Q4_0, with a float scale).
+// The activations are quantised per block of 32 as well (as ggml's Q8_0; q4_quantize_x below),
+// so that each block's products are an exact integer sum:
+// y[j*ldy + r] = sum_b (scale[r*(k/32) + b] * d_jb) * sum_{i in block b} v[r][i] * xq_j[i],
+// the float sum over b in any order.
+using Q4GemmFn = void (*)(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                          const float *x, int64_t n_tok, float *y, int64_t ldy);
+// Quantises one F16 row to Q4: amax per block (NaNs skipped), scale = amax > 0 ? amax / 7 : 1,
+// v_i = clamp(round_half_even(x_i / scale), -8, 7) (NaN -> -8). Bit-identical on every ISA.
+using Q4QuantizeF16Fn = void (*)(const uint16_t *x, int64_t k, uint8_t *q, float *scale);
+
 // float32 -> F16 (round to nearest even), e.g. when appending to an F16 KV cache.
 using F32ToF16Fn = void (*)(const float *x, uint16_t *y, int64_t n);
 
@@ -111,6 +124,8 @@ struct KernelTable {
     RopeFn rope_neox;
     SoftmaxFn softmax;
     Q8QuantizeF16Fn q8_quantize_f16;
+    Q4GemmFn q4_gemm;
+    Q4QuantizeF16Fn q4_quantize_f16;
 };
 
 // Table for an ISA (must be supported: throws std::invalid_argument otherwise); the scalar
@@ -144,6 +159,15 @@ void f32_to_f16_scalar(const float *x, uint16_t *y, int64_t n);
 void q8_quantize_f16_scalar(const uint16_t *x, int64_t k, int8_t *q, float *scale);
 // The same for float32 rows (F32 LM heads; not dispatched).
 void q8_quantize_f32_scalar(const float *x, int64_t k, int8_t *q, float *scale);
+void q4_gemm_scalar(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                    const float *x, int64_t n_tok, float *y, int64_t ldy);
+void q4_quantize_f16_scalar(const uint16_t *x, int64_t k, uint8_t *q, float *scale);
+void q4_quantize_f32_scalar(const float *x, int64_t k, uint8_t *q, float *scale);
+// The Q4 product's activation quantisation, shared by every ISA (a few thousand values per
+// token, so not vectorised): per block of 32, d = amax / 127 (amax over |x|, NaNs skipped;
+// d = 1 for a zero block), xq_i = clamp(round_half_even(x_i / d), -128, 127), and the block's
+// sum of xq (for the +8 offset of the stored nibbles). k % 32 == 0.
+void q4_quantize_x(const float *x, int64_t k, int8_t *xq, float *d, int32_t *xsum);
 void rms_norm_scalar(const float *x, const float *w, int64_t n, float eps, float *y);
 void rope_neox_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                       const float *cos, const float *sin);

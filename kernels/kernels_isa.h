@@ -105,6 +105,31 @@ inline float exp_ref(float x) {
     return y * pow2n;
 }
 
+// Block quantisation of the quantised LM heads (Q8: qmax 127, Q4: qmax 7), the reference
+// order: amax over the block skipping NaNs, scale = amax > 0 ? amax / qmax : 1, then
+// put(i, x_i / scale) for each value (the caller rounds and clamps).
+template <class Load, class Put>
+void quantize_head_row(int64_t k, float qmax, float *scale, Load load, Put put) {
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        float amax = 0.0f;
+        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) {
+            const float a = std::fabs(load(i));
+            amax = a > amax ? a : amax;  // maxps(a, amax): a NaN is skipped
+        }
+        const float s = amax > 0.0f ? amax / qmax : 1.0f;
+        scale[b] = s;
+        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) put(i, load(i) / s);
+    }
+}
+
+// round_half_even(v) clamped to [-8, 7], NaN -> -8 (cvtps2dq's INT_MIN clamped).
+inline int q4_round(float v) {
+    const float r = std::nearbyint(v);
+    if (r >= 7.0f) return 7;
+    if (r > -8.0f) return (int)r;
+    return -8;
+}
+
 #if defined(__x86_64__)
 float quantize_row_i8_avx2(const float *x, int64_t n, int8_t *q, int32_t *sum);
 void i2s_gemv_avx2(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
@@ -128,6 +153,9 @@ void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
                     const float *sin);
 void softmax_avx2(float *x, int64_t n, float scale);
 void q8_quantize_f16_avx2(const uint16_t *x, int64_t k, int8_t *q, float *scale);
+void q4_gemm_avx2(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                  const float *x, int64_t n_tok, float *y, int64_t ldy);
+void q4_quantize_f16_avx2(const uint16_t *x, int64_t k, uint8_t *q, float *scale);
 
 // AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation, F16, F32, Q8 and the
 // attention kernels (memory-bound or a negligible share of the time) reuse the AVX2 ones.
@@ -160,6 +188,9 @@ void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
                     const float *sin);
 void softmax_neon(float *x, int64_t n, float scale);
 void q8_quantize_f16_neon(const uint16_t *x, int64_t k, int8_t *q, float *scale);
+void q4_gemm_neon(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows,
+                  const float *x, int64_t n_tok, float *y, int64_t ldy);
+void q4_quantize_f16_neon(const uint16_t *x, int64_t k, uint8_t *q, float *scale);
 #endif
 
 }  // namespace bitnet::kernels::detail

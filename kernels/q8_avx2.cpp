@@ -1,140 +1,45 @@
-// AVX2 + FMA: int8 weights with one float scale per 32-value block (the opt-in Q8 LM head) times
-// float32 activations, float32 accumulation.
-//
-// The expression is the scalar one, y = sum_b scale_b * (sum of block b's products), with the
-// additions in another order: each block's sum is formed as 8 lane partial sums, eight blocks'
-// sums are reduced together into one vector (lane q = block b + q), multiplied by the 8 scales
-// (fused with the accumulation) and the 8 accumulator lanes are added at the end.
+// AVX2 + FMA: the opt-in Q8 LM head (int8 weights with one float scale per 32-value block) times
+// float32 activations, and the quantisation of F16 rows to it.
 //
 // The decode case (one token, 128256 x 2560 int8 = 328 MB + 41 MB of scales) is close to both
 // the memory and the conversion bound: the weights are widened 8 at a time (vpmovsxbd +
-// vcvtdq2ps, about one vector per cycle), and the rows are read in order with software prefetch.
+// vcvtdq2ps, about one vector per cycle), and the rows are read in order with software prefetch
+// (qhead_avx2.h).
 #include <immintrin.h>
 
-#include "kernels/kernels_isa.h"
+#include "kernels/qhead_avx2.h"
 
 namespace bitnet::kernels::detail {
 namespace {
 
-inline __m256 load_i8x8(const int8_t *p) {
+inline __m256 load_i8x8(const uint8_t *p) {
     return _mm256_cvtepi32_ps(
         _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p))));
 }
 
 // One block's 32 products as 8 lane partial sums (one chain per block; the 8 blocks of a group
 // are independent).
-inline __m256 block_dot(const int8_t *w, const float *x) {
+inline __m256 block_dot(const uint8_t *w, const float *x) {
     __m256 s = _mm256_mul_ps(load_i8x8(w), _mm256_loadu_ps(x));
     s = _mm256_fmadd_ps(load_i8x8(w + 8), _mm256_loadu_ps(x + 8), s);
     s = _mm256_fmadd_ps(load_i8x8(w + 16), _mm256_loadu_ps(x + 16), s);
     return _mm256_fmadd_ps(load_i8x8(w + 24), _mm256_loadu_ps(x + 24), s);
 }
 
-// Lane q = the sum of the 8 lanes of v[q].
-inline __m256 hsum8(const __m256 v[8]) {
-    const __m256 t0 = _mm256_hadd_ps(v[0], v[1]);
-    const __m256 t1 = _mm256_hadd_ps(v[2], v[3]);
-    const __m256 t2 = _mm256_hadd_ps(v[4], v[5]);
-    const __m256 t3 = _mm256_hadd_ps(v[6], v[7]);
-    // u0 = v0..v3 summed over lanes 0-3 | the same over lanes 4-7; u1 likewise for v4..v7.
-    const __m256 u0 = _mm256_hadd_ps(t0, t1);
-    const __m256 u1 = _mm256_hadd_ps(t2, t3);
-    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20),
-                         _mm256_permute2f128_ps(u0, u1, 0x31));
-}
-
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
-// One row for one token. Rows go one at a time: measured faster than 2 or 4 interleaved rows
-// when the weights stream from memory (fewer concurrent streams for the prefetchers, 14-15 GB/s
-// against 9 GB/s), although 4 rows sharing the activation loads are 10% faster from cache.
-// Software prefetch kPrefetch bytes ahead (into the next rows) covers the memory latency.
-constexpr int64_t kPrefetch = 2048;
-
-void row_dot(const int8_t *w, const float *scale, int64_t k, const float *x, float *y) {
-    const int64_t nb = k / kQ8Block;
-    __m256 acc = _mm256_setzero_ps();
-    int64_t b = 0;
-    for (; b + 8 <= nb; b += 8) {
-        const int8_t *wb = w + b * kQ8Block;
-        const float *xb = x + b * kQ8Block;
-        BITNET_UNROLL
-        for (int l = 0; l < 8 * kQ8Block; l += 64) {
-            _mm_prefetch(reinterpret_cast<const char *>(wb + kPrefetch + l), _MM_HINT_T0);
-        }
-        __m256 s[8];
-        BITNET_UNROLL
-        for (int q = 0; q < 8; ++q) s[q] = block_dot(wb + q * kQ8Block, xb + q * kQ8Block);
-        acc = _mm256_fmadd_ps(hsum8(s), _mm256_loadu_ps(scale + b), acc);
-    }
-    if (b < nb) {  // 1-7 blocks left: zero sums and zero scales in the unused lanes
-        const int left = (int)(nb - b);
-        __m256 s[8];
-        alignas(32) float sc[8] = {};
-        for (int q = 0; q < 8; ++q) {
-            s[q] = q < left ? block_dot(w + (b + q) * kQ8Block, x + (b + q) * kQ8Block)
-                            : _mm256_setzero_ps();
-            if (q < left) sc[q] = scale[b + q];
-        }
-        acc = _mm256_fmadd_ps(hsum8(s), _mm256_load_ps(sc), acc);
-    }
-    *y = hsum(acc);
-}
-
 }  // namespace
 
 void q8_gemm_avx2(const int8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
                   int64_t n_tok, float *y, int64_t ldy) {
-    // Blocks of rows (80 KB of int8 at k = 2560, kept in L2) for all tokens (n_tok > 1 is the
-    // rare prompt case), so the weights are read from memory once.
-    constexpr int64_t kRowBlock = 32;
-    const int64_t nb = k / kQ8Block;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
-        const int64_t r1 = n_rows - r0 < kRowBlock ? n_rows : r0 + kRowBlock;
-        for (int64_t t = 0; t < n_tok; ++t) {
-            for (int64_t r = r0; r < r1; ++r) {
-                row_dot(w + r * k, scale + r * nb, k, x + t * k, y + t * ldy + r);
-            }
-        }
-    }
+    avx2::quant_gemm<kQ8Block>(reinterpret_cast<const uint8_t *>(w), scale, k, n_rows, x, n_tok,
+                               y, ldy, block_dot);
 }
 
-}  // namespace bitnet::kernels::detail
-
-namespace bitnet::kernels::detail {
-
-// F16C widening, the block's |x| max as 4 vectors then across lanes (exact, any order), one
-// scalar division for the scale and a vector division per value (the same IEEE division as the
-// reference), cvtps2dq (round half to even; NaN -> INT_MIN) and saturating packs (-> -128).
+// cvtps2dq then saturating packs: NaN -> INT_MIN -> -128, as round_to_i8.
 void q8_quantize_f16_avx2(const uint16_t *x, int64_t k, int8_t *q, float *scale) {
-    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t b = 0; b < k / kQ8Block; ++b) {
-        const uint16_t *xb = x + b * kQ8Block;
-        __m256 v[4];
-        __m256 m = _mm256_setzero_ps();
-        for (int j = 0; j < 4; ++j) {
-            v[j] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(xb + 8 * j)));
-            m = _mm256_max_ps(_mm256_and_ps(v[j], abs_mask), m);  // a NaN |x| leaves m
-        }
-        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        const float amax = _mm_cvtss_f32(h);
-        const float s = amax > 0.0f ? amax / 127.0f : 1.0f;
-        scale[b] = s;
-        const __m256 vs = _mm256_set1_ps(s);
         __m256i r[4];
-        for (int j = 0; j < 4; ++j) r[j] = _mm256_cvtps_epi32(_mm256_div_ps(v[j], vs));
-        const __m256i packed =
-            _mm256_packs_epi16(_mm256_packs_epi32(r[0], r[1]), _mm256_packs_epi32(r[2], r[3]));
-        _mm256_storeu_si256(reinterpret_cast<__m256i *>(q + b * kQ8Block),
-                            _mm256_permutevar8x32_epi32(packed, order));
+        scale[b] = avx2::quantize_f16_block(x + b * kQ8Block, 127.0f, r);
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(q + b * kQ8Block), avx2::pack_i32_to_i8(r));
     }
 }
 

@@ -172,7 +172,7 @@ bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *par
         if (!read_params(params, p, bitnet_model_default_params())) {
             return invalid("bitnet_model_load: params->size is not a valid struct size");
         }
-        if (p.lm_head_type < BITNET_LM_HEAD_AUTO || p.lm_head_type > BITNET_LM_HEAD_Q8) {
+        if (p.lm_head_type < BITNET_LM_HEAD_AUTO || p.lm_head_type > BITNET_LM_HEAD_Q4) {
             return invalid("bitnet_model_load: unknown lm_head_type " +
                            std::to_string(p.lm_head_type));
         }

@@ -367,6 +367,38 @@ void q8_reference(const int8_t *w, const float *scale, int64_t k, int64_t n_rows
     }
 }
 
+// The Q4 layout of kernels.h written out independently: values in [-8, 7], row r's block b at
+// r * k/2 + b * 16, byte j = (v[j] + 8) | (v[j + 16] + 8) << 4.
+std::vector<uint8_t> pack_q4(const std::vector<int8_t> &v, int64_t k, int64_t n_rows) {
+    std::vector<uint8_t> out((size_t)(n_rows * k / 2));
+    for (int64_t r = 0; r < n_rows; ++r) {
+        for (int64_t b = 0; b < k / 32; ++b) {
+            for (int64_t j = 0; j < 16; ++j) {
+                const int lo = v[r * k + b * 32 + j] + 8, hi = v[r * k + b * 32 + j + 16] + 8;
+                out[r * k / 2 + b * 16 + j] = (uint8_t)(lo | hi << 4);
+            }
+        }
+    }
+    return out;
+}
+
+std::vector<int8_t> unpack_q4(const uint8_t *q, int64_t k) {
+    std::vector<int8_t> v((size_t)k);
+    for (int64_t b = 0; b < k / 32; ++b) {
+        for (int64_t j = 0; j < 16; ++j) {
+            v[b * 32 + j] = (int8_t)((q[b * 16 + j] & 15) - 8);
+            v[b * 32 + j + 16] = (int8_t)((q[b * 16 + j] >> 4) - 8);
+        }
+    }
+    return v;
+}
+
+std::vector<int8_t> random_q4_values(size_t n, std::mt19937 &rng) {
+    std::vector<int8_t> v(n);
+    for (auto &e : v) e = (int8_t)((int)(rng() % 16) - 8);
+    return v;
+}
+
 // A float sum of n terms in any order is within (n - 1) * 2^-24 * sum|terms| of the exact sum
 // (to first order; + 2 for the products' and the result's own rounding).
 double sum_bound(int64_t n_terms, double abs_sum) {
@@ -472,6 +504,91 @@ TEST(Q8Quantize, ReferenceMatchesDefinition) {
     }
     EXPECT_EQ(q16[kQ8Block + 5], -127);
     EXPECT_NEAR(s16[1], 0.5 / 127, 1e-9);
+}
+
+// Q4 head: every value within half a step of its block's scale (levels -7..7 for finite input),
+// the block maximum at +-7, a zero block with scale 1, the F16 and F32 entry points equal; and
+// the product equal to the double-precision sum over the unpacked values.
+TEST(Q4Quantize, ReferenceMatchesDefinition) {
+    std::mt19937 rng(25);
+    const int64_t k = 4 * kQ8Block;
+    auto h = random_f16((size_t)k, rng, 0.05f);
+    for (int64_t i = 2 * kQ8Block; i < 3 * kQ8Block; ++i) h[i] = 0;
+    h[kQ8Block + 20] = f32_to_f16(-0.5f);
+    std::vector<float> f((size_t)k);
+    for (int64_t i = 0; i < k; ++i) f[i] = f16_to_f32(h[i]);
+    std::vector<uint8_t> q16((size_t)k / 2), q32((size_t)k / 2);
+    std::vector<float> s16(k / kQ8Block), s32(k / kQ8Block);
+    q4_quantize_f16_scalar(h.data(), k, q16.data(), s16.data());
+    q4_quantize_f32_scalar(f.data(), k, q32.data(), s32.data());
+    EXPECT_EQ(q16, q32);
+    EXPECT_EQ(s16, s32);
+    const auto v = unpack_q4(q16.data(), k);
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        double amax = 0;
+        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) amax = std::max(amax, (double)std::fabs(f[i]));
+        if (amax == 0) {
+            EXPECT_EQ(s16[b], 1.0f);
+        } else {
+            EXPECT_NEAR(s16[b], amax / 7, amax / 7 * 1e-6) << b;
+        }
+        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) {
+            EXPECT_LE(std::abs((int)v[i]), 7) << i;
+            EXPECT_LE(std::fabs((double)v[i] * s16[b] - f[i]), 0.5 * s16[b] * (1 + 1e-6)) << i;
+            if (std::fabs(f[i]) == amax && amax > 0) EXPECT_EQ(std::abs((int)v[i]), 7) << i;
+        }
+    }
+    EXPECT_EQ(v[kQ8Block + 20], -7);
+}
+
+// The Q4 product: its activation quantisation re-done here from the definition (per block of 32,
+// d = amax / 127 in float, round half to even), the result against the double sum of those exact
+// integer block products, and against the float-activation product within the activations'
+// rounding (half a step of d per value).
+TEST(Q4Gemm, ReferenceMatchesDouble) {
+    std::mt19937 rng(26);
+    for (int64_t k : {32, 96, 2560}) {
+        const int64_t n_rows = 4, n_tok = 2, ldy = n_rows + 1, nb = k / kQ8Block;
+        const auto v = random_q4_values((size_t)(k * n_rows), rng);
+        const auto w = pack_q4(v, k, n_rows);
+        auto x = random_f32((size_t)(k * n_tok), rng);
+        for (int64_t i = 0; i < kQ8Block; ++i) x[i] = 0.0f;  // a zero block (d = 1)
+        const auto scale = random_f32((size_t)(n_rows * nb), rng, 1e-2f);
+        std::vector<float> y((size_t)(n_tok * ldy), 42.0f);
+        q4_gemm_scalar(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y.data(), ldy);
+        std::vector<double> fref, fabs_sum;
+        q8_reference(v.data(), scale.data(), k, n_rows, x.data(), n_tok, fref, fabs_sum);
+        for (int64_t j = 0; j < n_tok; ++j) {
+            std::vector<int> xq((size_t)k);
+            std::vector<float> d((size_t)nb);
+            for (int64_t b = 0; b < nb; ++b) {
+                float amax = 0;
+                for (int64_t i = 0; i < kQ8Block; ++i) amax = std::max(amax, std::fabs(x[j * k + b * kQ8Block + i]));
+                d[b] = amax > 0 ? amax / 127.0f : 1.0f;
+                for (int64_t i = 0; i < kQ8Block; ++i) {
+                    xq[b * kQ8Block + i] = (int)std::nearbyint(x[j * k + b * kQ8Block + i] / d[b]);
+                }
+            }
+            for (int64_t r = 0; r < n_rows; ++r) {
+                double ref = 0, abs_terms = 0, act_err = 0;
+                for (int64_t b = 0; b < nb; ++b) {
+                    long isum = 0, wabs = 0;
+                    for (int64_t i = 0; i < kQ8Block; ++i) {
+                        isum += (long)v[r * k + b * kQ8Block + i] * xq[b * kQ8Block + i];
+                        wabs += std::abs((int)v[r * k + b * kQ8Block + i]);
+                    }
+                    const double t = (double)isum * ((double)scale[r * nb + b] * d[b]);
+                    ref += t;
+                    abs_terms += std::fabs(t);
+                    act_err += 0.5 * d[b] * std::fabs(scale[r * nb + b]) * (double)wabs;
+                }
+                const float got = y[j * ldy + r];
+                ASSERT_NEAR(got, ref, sum_bound(nb + 2, abs_terms) + 1e-6 * abs_terms) << k << " " << r;
+                ASSERT_NEAR(got, fref[(size_t)(j * n_rows + r)], act_err * 1.001 + 1e-6) << k << " " << r;
+            }
+            EXPECT_EQ(y[j * ldy + n_rows], 42.0f) << "padding";
+        }
+    }
 }
 
 TEST(AttnReference, F32ToF16IsFp16Conversion) {
@@ -859,6 +976,58 @@ TEST_P(KernelIsa, Q8QuantizeMatchesScalar) {
     }
     EXPECT_EQ(got[k], 77) << "wrote past the end";
     EXPECT_EQ(sg[k / kQ8Block], 77.0f) << "wrote past the end";
+}
+
+TEST_P(KernelIsa, Q4QuantizeMatchesScalar) {
+    std::mt19937 rng(27);
+    std::vector<uint16_t> h(65536);
+    for (uint32_t i = 0; i < 65536; ++i) h[i] = (uint16_t)i;
+    std::shuffle(h.begin(), h.end(), rng);
+    auto finite = random_f16(4096, rng, 0.03f);
+    for (int64_t i = 0; i < 32; ++i) finite[i] = f32_to_f16(0.25f * (float)i - 3.5f);  // ties
+    finite[40] = 0xfc00;                                                                // -inf
+    h.insert(h.end(), finite.begin(), finite.end());
+    const int64_t k = (int64_t)h.size();
+    std::vector<uint8_t> want((size_t)k / 2), got((size_t)k / 2 + 1, 77);
+    std::vector<float> sw(k / kQ8Block), sg(k / kQ8Block + 1, 77.0f);
+    q4_quantize_f16_scalar(h.data(), k, want.data(), sw.data());
+    kt().q4_quantize_f16(h.data(), k, got.data(), sg.data());
+    for (int64_t i = 0; i < k / 2; ++i) ASSERT_EQ(got[i], want[i]) << "byte " << i;
+    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+        uint32_t a, c;
+        std::memcpy(&a, &sg[b], 4);
+        std::memcpy(&c, &sw[b], 4);
+        ASSERT_EQ(a, c) << "block " << b;
+    }
+    EXPECT_EQ(got[k / 2], 77) << "wrote past the end";
+    EXPECT_EQ(sg[k / kQ8Block], 77.0f) << "wrote past the end";
+}
+
+TEST_P(KernelIsa, Q4GemmMatchesScalar) {
+    std::mt19937 rng(28);
+    for (int64_t k : {32, 64, 96, 224, 256, 288, 480, 2560}) {
+        for (int64_t n_rows : {1, 3, 4, 5, 17, 200}) {
+            const int64_t max_tok = 7, nb = k / kQ8Block;
+            const auto v = random_q4_values((size_t)(k * n_rows), rng);
+            const auto w = pack_q4(v, k, n_rows);
+            const auto x = random_f32((size_t)(k * max_tok), rng);
+            const auto scale = random_f32((size_t)(n_rows * nb), rng, 1e-2f);
+            std::vector<double> ref, abs_sum;
+            q8_reference(v.data(), scale.data(), k, n_rows, x.data(), max_tok, ref, abs_sum);
+            for (int64_t n_tok : {1, 2, 3, 4, 7}) {
+                expect_gemm_close(
+                    [&](float *y, int64_t ldy) {
+                        q4_gemm_scalar(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    [&](float *y, int64_t ldy) {
+                        kt().q4_gemm(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                    },
+                    k + nb, n_rows, n_tok, abs_sum,
+                    "q4_gemm k " + std::to_string(k) + " rows " + std::to_string(n_rows) +
+                        " n_tok " + std::to_string(n_tok));
+            }
+        }
+    }
 }
 
 TEST_P(KernelIsa, Q8GemmMatchesScalar) {

@@ -1,10 +1,11 @@
-// The opt-in Q8 LM head (BITNET_LM_HEAD_Q8): its accuracy cost against the exact F16 head over
+// The opt-in Q8 and Q4 LM heads (BITNET_LM_HEAD_Q8, _Q4): their accuracy cost against the exact F16 head over
 // every position of the shared fixture prompts (top-1 agreement >= 99%, bounded logit change,
 // the top logits re-scored exactly).
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #include "bitnet.h"
@@ -28,20 +29,28 @@ std::vector<float> all_logits(bitnet_model *m, const std::vector<bitnet_token> &
     return out;
 }
 
-TEST(LmHeadQ8, AccuracyCostOnFixtures) {
-    bitnet_model *f16 = nullptr, *q8 = nullptr;
-    bitnet_model_params p = bitnet_model_default_params();
-    ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), &p, &f16), BITNET_OK);
-    p.lm_head_type = BITNET_LM_HEAD_Q8;
-    ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), &p, &q8), BITNET_OK);
-    const int32_t nv = bitnet_model_n_vocab(f16);
+struct HeadCost {
     int rows = 0, agree = 0;
-    double max_diff = 0, sum_diff = 0;
+    double max_diff = 0, mean_diff = 0;
+};
+
+// Every prompt and continuation position of the exact references: the quantised head's logits
+// against the F16 head's.
+HeadCost head_cost(int lm_head_type, const char *name) {
+    HeadCost c;
+    bitnet_model *f16 = nullptr, *qh = nullptr;
+    bitnet_model_params p = bitnet_model_default_params();
+    EXPECT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), &p, &f16), BITNET_OK);
+    p.lm_head_type = lm_head_type;
+    EXPECT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), &p, &qh), BITNET_OK);
+    if (!f16 || !qh) return c;
+    const int32_t nv = bitnet_model_n_vocab(f16);
+    double sum_diff = 0;
     for (const char *prompt : {"bos", "fox", "unicode", "random100"}) {
         const auto ref = load_reference("reference/exact", "tiny-b158-i2s", prompt);
         std::vector<bitnet_token> ids = ref.token_ids;
         ids.insert(ids.end(), ref.continuation.begin(), ref.continuation.end());
-        const auto a = all_logits(f16, ids), b = all_logits(q8, ids);
+        const auto a = all_logits(f16, ids), b = all_logits(qh, ids);
         for (size_t r = 0; r < ids.size(); ++r) {
             const float *x = &a[r * nv], *y = &b[r * nv];
             int32_t ax = 0, ay = 0;
@@ -49,25 +58,43 @@ TEST(LmHeadQ8, AccuracyCostOnFixtures) {
                 if (x[v] > x[ax]) ax = v;
                 if (y[v] > y[ay]) ay = v;
                 const double d = std::fabs((double)x[v] - y[v]);
-                max_diff = std::max(max_diff, d);
+                c.max_diff = std::max(c.max_diff, d);
                 sum_diff += d;
             }
-            agree += ax == ay;
+            c.agree += ax == ay;
             // the top logits are re-scored from the F16 weights: exact up to summation order
-            EXPECT_NEAR(y[ay], x[ay], 1e-4) << "row " << r;
-            ++rows;
+            EXPECT_NEAR(y[ay], x[ay], 1e-4) << name << " row " << r;
+            ++c.rows;
         }
     }
-    const double agreement = (double)agree / rows;
-    std::printf("Q8 LM head vs F16: top-1 agreement %d/%d (%.2f%%), max |dlogit| %.4f, mean %.5f\n",
-                agree, rows, 100.0 * agreement, max_diff, sum_diff / ((double)rows * nv));
-    RecordProperty("top1_agreement", std::to_string(agreement));
-    RecordProperty("max_abs_logit_diff", std::to_string(max_diff));
-    EXPECT_GE(agreement, 0.99);
-    EXPECT_LT(max_diff, 0.1);
-    EXPECT_GT(max_diff, 0.0);  // it is a different (quantised) head
+    c.mean_diff = sum_diff / ((double)c.rows * nv);
+    std::printf("%s LM head vs F16: top-1 agreement %d/%d (%.2f%%), max |dlogit| %.4f, mean %.5f\n",
+                name, c.agree, c.rows, 100.0 * c.agree / c.rows, c.max_diff, c.mean_diff);
     bitnet_model_free(f16);
-    bitnet_model_free(q8);
+    bitnet_model_free(qh);
+    return c;
+}
+
+TEST(LmHeadQ8, AccuracyCostOnFixtures) {
+    const HeadCost c = head_cost(BITNET_LM_HEAD_Q8, "Q8");
+    ASSERT_GT(c.rows, 200);
+    RecordProperty("top1_agreement", std::to_string((double)c.agree / c.rows));
+    RecordProperty("max_abs_logit_diff", std::to_string(c.max_diff));
+    EXPECT_GE((double)c.agree / c.rows, 0.99);
+    EXPECT_LT(c.max_diff, 0.1);
+    EXPECT_GT(c.max_diff, 0.0);  // it is a different (quantised) head
+}
+
+TEST(LmHeadQ4, AccuracyCostOnFixtures) {
+    const HeadCost c = head_cost(BITNET_LM_HEAD_Q4, "Q4");
+    const HeadCost q8 = head_cost(BITNET_LM_HEAD_Q8, "Q8");
+    ASSERT_GT(c.rows, 200);
+    RecordProperty("top1_agreement", std::to_string((double)c.agree / c.rows));
+    RecordProperty("max_abs_logit_diff", std::to_string(c.max_diff));
+    EXPECT_GE((double)c.agree / c.rows, 0.99);
+    // Measured 1.74 (mean 0.22) on this fixture: logits outside the re-scored top 32 are coarse.
+    EXPECT_LT(c.max_diff, 2.5);
+    EXPECT_GT(c.mean_diff, q8.mean_diff);  // 15 levels instead of 255: a coarser head
 }
 
 }  // namespace

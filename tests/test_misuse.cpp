@@ -163,7 +163,7 @@ TEST(MisuseStatic, ModelLoadArguments) {
         EXPECT_EQ(m, nullptr);
     }
     p = bitnet_model_default_params();
-    for (int t : {-1, 3, 1000}) {
+    for (int t : {-1, 4, 1000}) {
         p.lm_head_type = t;
         EXPECT_INVALID(bitnet_model_load(tiny_path().c_str(), &p, &m)) << t;
     }

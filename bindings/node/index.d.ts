@@ -24,7 +24,7 @@ export type ChatMessage = { role: string; content: string } | [string, string];
 
 export interface ModelOptions {
   useMmap?: boolean;
-  lmHead?: 'auto' | 'f16' | 'q8' | number;
+  lmHead?: 'auto' | 'f16' | 'q8' | 'q4' | number;
   /** Reorder the I2_S weight blocks at load for faster decode (default true). */
   repack?: boolean;
 }

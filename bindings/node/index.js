@@ -125,7 +125,7 @@ function chatFormat(messages, addGenerationPrompt = true) {
   return utf8().decode(buf.subarray(0, Math.max(0, n - 1)));
 }
 
-const LM_HEAD = { auto: 0, f16: 1, q8: 2 };
+const LM_HEAD = { auto: 0, f16: 1, q8: 2, q4: 3 };
 const KV = { f16: 0, f32: 1 };
 const LOGITS = { none: 0, last: 1, all: 2 };
 

@@ -214,34 +214,39 @@ void Model::bind() {
         n_params_ += (uint64_t)t.n_elements();
     }
 
-    if (opt_.lm_head_type == 2 /* BITNET_LM_HEAD_Q8 */) quantize_output_q8();
+    if (opt_.lm_head_type == 2 /* BITNET_LM_HEAD_Q8 */) quantize_output(8);
+    if (opt_.lm_head_type == 3 /* BITNET_LM_HEAD_Q4 */) quantize_output(4);
 }
 
-void Model::quantize_output_q8() {
+void Model::quantize_output(int bits) {
     constexpr int64_t B = kernels::kQ8Block;
+    const std::string name = bits == 8 ? "Q8" : "Q4";
     if (output_.k % B != 0) {
-        fail(BITNET_ERR_UNSUPPORTED, file_->path() + ": the Q8 LM head needs embedding_length to be a "
-                                         "multiple of " + std::to_string(B));
+        fail(BITNET_ERR_UNSUPPORTED, file_->path() + ": the " + name +
+                                         " LM head needs embedding_length to be a multiple of " +
+                                         std::to_string(B));
     }
-    auto q = std::make_unique<Q8Matrix>();
+    auto q = std::make_unique<QuantHead>();
+    q->bits = bits;
     q->k = output_.k;
     q->rows = output_.rows;
-    q->q.resize((size_t)(q->k * q->rows));
+    q->q.resize((size_t)(q->row_bytes() * q->rows));
     q->scale.resize((size_t)(q->rows * (q->k / B)));
-    // Rows are independent: split them over the cores (the 2B4T head has 128256 rows; one
-    // thread took 2.6 s of the load).
+    // Rows are independent: split them over the cores.
     const kernels::KernelTable &kt = kernels::active();
-    const int64_t k = q->k, nb = k / B;
+    const int64_t k = q->k, nb = k / B, row_bytes = q->row_bytes();
+    const bool f16 = output_.type == TensorType::F16;
     auto quantize_rows = [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) {
-            int8_t *qr = q->q.data() + r * k;
+            uint8_t *qr = q->q.data() + r * row_bytes;
             float *sr = q->scale.data() + r * nb;
-            if (output_.type == TensorType::F16) {
-                kt.q8_quantize_f16(reinterpret_cast<const uint16_t *>(output_.data) + r * k, k,
-                                   qr, sr);
+            const uint16_t *h = reinterpret_cast<const uint16_t *>(output_.data) + r * k;
+            const float *f = reinterpret_cast<const float *>(output_.data) + r * k;
+            if (bits == 8) {
+                int8_t *q8 = reinterpret_cast<int8_t *>(qr);
+                f16 ? kt.q8_quantize_f16(h, k, q8, sr) : kernels::q8_quantize_f32_scalar(f, k, q8, sr);
             } else {
-                kernels::q8_quantize_f32_scalar(
-                    reinterpret_cast<const float *>(output_.data) + r * k, k, qr, sr);
+                f16 ? kt.q4_quantize_f16(h, k, qr, sr) : kernels::q4_quantize_f32_scalar(f, k, qr, sr);
             }
         }
     };
@@ -249,9 +254,9 @@ void Model::quantize_output_q8() {
     pool.run([&](int ith, int nth) {
         quantize_rows(q->rows * ith / nth, q->rows * (ith + 1) / nth);
     });
-    output_q8_ = std::move(q);
+    output_quant_ = std::move(q);
     // The F16 matrix is now read only for a few rows per token (embedding lookup, re-scoring):
-    // let its pages go, so that resident memory holds the int8 copy instead of both.
+    // let its pages go, so that resident memory holds the quantised copy instead of both.
     if (const gguf::TensorInfo *t = file_->find_tensor(output_.name)) file_->release_pages(*t);
 }
 
@@ -262,8 +267,8 @@ uint64_t Model::decode_bytes() const {
         bytes += t.nbytes;
     }
     bytes += token_embd_.k * (token_embd_.type == TensorType::F16 ? 2 : 4);  // one embedding row
-    if (output_q8_) {
-        bytes += output_q8_->q.size() + output_q8_->scale.size() * sizeof(float);
+    if (output_quant_) {
+        bytes += output_quant_->q.size() + output_quant_->scale.size() * sizeof(float);
     } else {
         const gguf::TensorInfo *head = file_->find_tensor(output_.name);
         bytes += head ? head->nbytes : 0;

@@ -44,13 +44,16 @@ struct Matrix {
     std::string name;
 };
 
-// LM head quantised to int8 at load time (BITNET_LM_HEAD_Q8), one absmax scale per block of
-// kernels::kQ8Block consecutive values of a row: w[r][i] ≈ q[r][i] * scale[r][i / block].
-struct Q8Matrix {
+// LM head quantised at load time (BITNET_LM_HEAD_Q8 or _Q4), one absmax scale per block of
+// kernels::kQ8Block consecutive values of a row: w[r][i] ≈ v[r][i] * scale[r][i / block].
+struct QuantHead {
+    int bits = 8;  // 8: int8 values, k bytes a row; 4: the Q4 layout of kernels.h, k/2 bytes
     int64_t k = 0;
     int64_t rows = 0;
-    std::vector<int8_t> q;
+    std::vector<uint8_t> q;
     std::vector<float> scale;  // [rows][k / block]
+
+    int64_t row_bytes() const { return bits == 8 ? k : k / 2; }
 };
 
 struct Layer {
@@ -78,7 +81,7 @@ public:
     const std::vector<Layer> &layers() const { return layers_; }
     const Matrix &token_embd() const { return token_embd_; }
     const Matrix &output() const { return output_; }  // LM head (tied or output.weight)
-    const Q8Matrix *output_q8() const { return output_q8_ ? output_q8_.get() : nullptr; }
+    const QuantHead *output_quant() const { return output_quant_ ? output_quant_.get() : nullptr; }
     const float *output_norm() const { return output_norm_; }
     uint64_t size_bytes() const { return size_bytes_; }
     uint64_t n_params() const { return n_params_; }
@@ -90,7 +93,7 @@ public:
 private:
     Model() = default;
     void bind();
-    void quantize_output_q8();
+    void quantize_output(int bits);
 
     std::unique_ptr<gguf::File> file_;
     std::unique_ptr<Tokenizer> tokenizer_;
@@ -98,7 +101,7 @@ private:
     ModelOptions opt_;
     Matrix token_embd_;
     Matrix output_;
-    std::unique_ptr<Q8Matrix> output_q8_;
+    std::unique_ptr<QuantHead> output_quant_;
     const float *output_norm_ = nullptr;
     std::vector<Layer> layers_;
     std::vector<std::vector<float>> owned_;  // norm vectors converted from F16/BF16

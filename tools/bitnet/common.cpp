@@ -28,6 +28,7 @@ ModelPtr load_model(const std::string &path, const std::string &lm_head, bool re
     bitnet_model_params params = bitnet_model_default_params();
     params.repack = repack ? 1 : 0;
     params.lm_head_type = lm_head == "q8"    ? BITNET_LM_HEAD_Q8
+                          : lm_head == "q4"  ? BITNET_LM_HEAD_Q4
                           : lm_head == "f16" ? BITNET_LM_HEAD_F16
                                              : BITNET_LM_HEAD_AUTO;
     bitnet_model *model = nullptr;
@@ -235,9 +236,10 @@ CLI::Option *add_lm_head_option(CLI::App *app, std::string &lm_head) {
     lm_head = "auto";
     return app
         ->add_option("--lm-head", lm_head,
-                     "LM head storage: auto (as in the file), f16, or q8 (int8 blocks, about half "
-                     "the memory traffic; the top 32 logits are re-scored exactly)")
-        ->check(CLI::IsMember({"auto", "f16", "q8"}))
+                     "LM head storage: auto (as in the file), f16, q8 (int8 blocks, about half "
+                     "the memory traffic) or q4 (4-bit blocks, about 0.31 of it); with q8 and q4 "
+                     "the top 32 logits are re-scored exactly")
+        ->check(CLI::IsMember({"auto", "f16", "q8", "q4"}))
         ->capture_default_str();
 }
 

@@ -103,7 +103,7 @@ extern const CLI::Validator Positive;
 // Adds --kv-type f16|f32 (default f16) and returns the option.
 CLI::Option *add_kv_type_option(CLI::App *app, std::string &kv_type);
 int kv_type_value(const std::string &kv_type);
-// Adds --lm-head auto|f16|q8 (default auto); pass the value to load_model.
+// Adds --lm-head auto|f16|q8|q4 (default auto); pass the value to load_model.
 CLI::Option *add_lm_head_option(CLI::App *app, std::string &lm_head);
 
 // ---- formatting ---------------------------------------------------------------------------

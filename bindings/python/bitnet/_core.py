@@ -135,7 +135,7 @@ def chat_format(messages: Iterable[Union[Mapping[str, str], Sequence[str]]],
 
 # ---- model --------------------------------------------------------------------------------
 
-_LM_HEAD = {"auto": 0, "f16": 1, "q8": 2}
+_LM_HEAD = {"auto": 0, "f16": 1, "q8": 2, "q4": 3}
 _KV = {"f16": 0, "f32": 1}
 _LOGITS = {"none": 0, "last": 1, "all": 2}
 
@@ -167,7 +167,7 @@ def _token_array(ids: Iterable[int]):
 class Model:
     """A loaded GGUF model (weights + vocabulary). Immutable and safe to share between threads.
 
-    Model(path, use_mmap=True, lm_head="auto", repack=True)   lm_head: "auto", "f16" or "q8";
+    Model(path, use_mmap=True, lm_head="auto", repack=True)   lm_head: "auto", "f16", "q8" or "q4";
     repack: reorder the I2_S weight blocks at load time for faster decode (same results)
 
     Use it as a context manager or call close(). Contexts keep the native model alive: closing
