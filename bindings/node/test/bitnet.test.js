@@ -332,6 +332,24 @@ test('logits', { skip }, async (t) => {
   t.after(() => model.close());
   const ref = readJson('tiny-b158-i2s.fox.json');
 
+  await t.test('quantised heads keep the exact top logit', () => {
+    const [wantTok, wantLogit] = ref.positions.at(-1).top8[0];
+    for (const lmHead of ['q8', 'q4']) {
+      const m = new bitnet.Model(I2S, { lmHead });
+      const ctx = m.context({ nCtx: 64, kvType: 'f32' });
+      try {
+        const row = ctx.eval(FOX_IDS);
+        let best = 0;
+        for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
+        assert.equal(best, wantTok, lmHead);
+        assert.ok(Math.abs(row[best] - wantLogit) <= 1e-3, lmHead);
+      } finally {
+        ctx.close();
+        m.close();
+      }
+    }
+  });
+
   await t.test('match the exact reference (f32 KV cache)', async () => {
     assert.deepEqual(ref.token_ids, FOX_IDS);
     const ctx = model.context({ nCtx: 64, kvType: 'f32' });

@@ -392,6 +392,16 @@ class TestLogits(ModelCase):
             self.assertEqual(list(ctx.get_logits(-1)), list(rows[-1]))
             self.assertEqual(ctx.n_logits, len(FOX_IDS))
 
+    def test_quantised_heads(self):
+        # The largest logit is re-scored exactly from the F16 weights: same argmax and value.
+        want_tok, want_logit = self.ref["positions"][-1]["top8"][0]
+        for head in ("q8", "q4"):
+            with bitnet.Model(I2S, lm_head=head) as m, m.context(n_ctx=64, kv_type="f32") as ctx:
+                row = ctx.eval(FOX_IDS)
+                best = max(range(len(row)), key=row.__getitem__)
+                self.assertEqual(best, want_tok, head)
+                self.assertLessEqual(abs(row[best] - want_logit), 1e-3, head)
+
     def test_last_and_incremental(self):
         with self.model.context(n_ctx=64, kv_type="f32") as ctx:
             all_rows = ctx.eval(FOX_IDS, logits="all")
