@@ -97,6 +97,12 @@ cp "$TMP/out" "$TMP/greedy1"
 expect_ok "generate greedy again" "$BITNET" generate -m "$I2S" -p "The quick brown fox" -n 8 --temp 0 -t 1
 cmp -s "$TMP/out" "$TMP/greedy1" && pass "greedy generation is deterministic" ||
     failed "greedy generation differs between runs" "$TMP/out" "$TMP/greedy1"
+# The quantised heads re-score their top 32 logits exactly: greedy text is the F16 head's.
+for head in q8 q4; do
+    expect_ok "generate greedy --lm-head $head" "$BITNET" generate -m "$I2S" -p "The quick brown fox" -n 8 --temp 0 -t 2 --lm-head "$head"
+    cmp -s "$TMP/out" "$TMP/greedy1" && pass "greedy text with --lm-head $head is the F16 head's" ||
+        failed "greedy text with --lm-head $head differs" "$TMP/out" "$TMP/greedy1"
+done
 expect_ok "generate --tokens --print-ids" "$BITNET" generate -m "$F32" --tokens "$FOX_IDS" -n 4 --temp 0 --print-ids --kv-type f32
 grep -q '^ids: [0-9]' "$TMP/err" && pass "generate --print-ids" || failed "generate --print-ids" "$TMP/err"
 expect_ok "generate -n 0" "$BITNET" generate -m "$I2S" -p "Hi" -n 0
