@@ -31,7 +31,9 @@ inline __m256 block_dot(const uint8_t *w, const float *x) {
 void q8_gemm_avx2(const int8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
                   int64_t n_tok, float *y, int64_t ldy) {
     avx2::quant_gemm<kQ8Block>(reinterpret_cast<const uint8_t *>(w), scale, k, n_rows, x, n_tok,
-                               y, ldy, block_dot);
+                               y, ldy, [](const uint8_t *wb, const float *xb) {
+                                   return block_dot(wb, xb);  // a lambda: its own type, inlined
+                               });
 }
 
 // cvtps2dq then saturating packs: NaN -> INT_MIN -> -128, as round_to_i8.

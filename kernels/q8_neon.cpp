@@ -29,7 +29,9 @@ inline float32x4_t block_dot(const uint8_t *wu, const float *x) {
 void q8_gemm_neon(const int8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
                   int64_t n_tok, float *y, int64_t ldy) {
     neon::quant_gemm<kQ8Block>(reinterpret_cast<const uint8_t *>(w), scale, k, n_rows, x, n_tok,
-                               y, ldy, block_dot);
+                               y, ldy, [](const uint8_t *wb, const float *xb) {
+                                   return block_dot(wb, xb);  // a lambda: its own type, inlined
+                               });
 }
 
 // Saturating narrows after the block quantisation (NaN -> -128, as round_to_i8).
