@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/kernels.h"
 
@@ -120,6 +121,38 @@ void quantize_head_row(int64_t k, float qmax, float *scale, Load load, Put put) 
         scale[b] = s;
         for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) put(i, load(i) / s);
     }
+}
+
+// The quantised heads' product loop: blocks of kRowBlock rows (80 KB of int8 at k = 2560, kept
+// in L2) for all tokens (n_tok > 1 is the rare prompt case), so that the weights are read from
+// memory once; fn(r, t) computes row r for token t.
+template <class RowFn>
+void for_rows_by_token(int64_t n_rows, int64_t n_tok, RowFn fn) {
+    constexpr int64_t kRowBlock = 32;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
+        const int64_t r1 = n_rows - r0 < kRowBlock ? n_rows : r0 + kRowBlock;
+        for (int64_t t = 0; t < n_tok; ++t) {
+            for (int64_t r = r0; r < r1; ++r) fn(r, t);
+        }
+    }
+}
+
+// The Q4 product on one ISA: the activations of all tokens quantised once (q4_quantize_x), then
+// row_dot(w_row, scale_row, xq, d, xsum, y) for every row and token.
+template <class RowDot>
+void q4_gemm_with(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
+                  int64_t n_tok, float *y, int64_t ldy, RowDot row_dot) {
+    const int64_t nb = k / kQ8Block;
+    std::vector<int8_t> xq((size_t)(k * n_tok));
+    std::vector<float> d((size_t)(nb * n_tok));
+    std::vector<int32_t> xsum((size_t)(nb * n_tok));
+    for (int64_t t = 0; t < n_tok; ++t) {
+        q4_quantize_x(x + t * k, k, xq.data() + t * k, d.data() + t * nb, xsum.data() + t * nb);
+    }
+    for_rows_by_token(n_rows, n_tok, [&](int64_t r, int64_t t) {
+        row_dot(w + r * (k / 2), scale + r * nb, xq.data() + t * k, d.data() + t * nb,
+                xsum.data() + t * nb, y + t * ldy + r);
+    });
 }
 
 // round_half_even(v) clamped to [-8, 7], NaN -> -8 (cvtps2dq's INT_MIN clamped).

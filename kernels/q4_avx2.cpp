@@ -8,8 +8,6 @@
 // (8 * the block's activation sum), converted and multiplied by the two scales.
 #include <immintrin.h>
 
-#include <vector>
-
 #include "kernels/qhead_avx2.h"
 
 namespace bitnet::kernels::detail {
@@ -88,24 +86,9 @@ void row_dot(const uint8_t *w, const float *scale, int64_t k, const int8_t *xq, 
 
 void q4_gemm_avx2(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
                   int64_t n_tok, float *y, int64_t ldy) {
-    const int64_t nb = k / kQ8Block;
-    std::vector<int8_t> xq((size_t)(k * n_tok));
-    std::vector<float> d((size_t)(nb * n_tok));
-    std::vector<int32_t> xsum((size_t)(nb * n_tok));
-    for (int64_t t = 0; t < n_tok; ++t) {
-        q4_quantize_x(x + t * k, k, xq.data() + t * k, d.data() + t * nb, xsum.data() + t * nb);
-    }
-    // Blocks of rows (kept in L2) for all tokens, so the weights are read from memory once.
-    constexpr int64_t kRowBlock = 32;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
-        const int64_t r1 = n_rows - r0 < kRowBlock ? n_rows : r0 + kRowBlock;
-        for (int64_t t = 0; t < n_tok; ++t) {
-            for (int64_t r = r0; r < r1; ++r) {
-                row_dot(w + r * (k / 2), scale + r * nb, k, xq.data() + t * k, d.data() + t * nb,
-                        xsum.data() + t * nb, y + t * ldy + r);
-            }
-        }
-    }
+    q4_gemm_with(w, scale, k, n_rows, x, n_tok, y, ldy,
+                 [k](const uint8_t *wr, const float *sr, const int8_t *xq, const float *d,
+                     const int32_t *xsum, float *out) { row_dot(wr, sr, k, xq, d, xsum, out); });
 }
 
 // Rounded quotients clamped to [-8, 7] (NaN's INT_MIN -> -8, as q4_round), + 8, packed to bytes,

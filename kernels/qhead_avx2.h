@@ -75,22 +75,15 @@ void quant_row_dot(const uint8_t *w, const float *scale, int64_t k, const float 
     *y = hsum(acc);
 }
 
-// All rows for all tokens: blocks of rows (80 KB of int8 at k = 2560, kept in L2) for all tokens
-// (n_tok > 1 is the rare prompt case), so the weights are read from memory once.
+// All rows for all tokens (for_rows_by_token).
 template <int64_t kBlockBytes, class BlockDot>
 void quant_gemm(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows, const float *x,
                 int64_t n_tok, float *y, int64_t ldy, BlockDot block_dot) {
-    constexpr int64_t kRowBlock = 32;
     const int64_t nb = k / kQ8Block, row_bytes = nb * kBlockBytes;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += kRowBlock) {
-        const int64_t r1 = n_rows - r0 < kRowBlock ? n_rows : r0 + kRowBlock;
-        for (int64_t t = 0; t < n_tok; ++t) {
-            for (int64_t r = r0; r < r1; ++r) {
-                quant_row_dot<kBlockBytes>(w + r * row_bytes, scale + r * nb, k, x + t * k,
-                                           y + t * ldy + r, block_dot);
-            }
-        }
-    }
+    for_rows_by_token(n_rows, n_tok, [&](int64_t r, int64_t t) {
+        quant_row_dot<kBlockBytes>(w + r * row_bytes, scale + r * nb, k, x + t * k,
+                                   y + t * ldy + r, block_dot);
+    });
 }
 
 // One F16 block of 32 values as floats, its scale amax / qmax (amax over |x| by maxps, so a NaN

@@ -950,112 +950,94 @@ TEST_P(KernelIsa, F16GemmAttentionShapes) {
     }
 }
 
-// Every F16 bit pattern (NaNs, infinities, subnormals included) in random blocks, plus blocks of
-// one sign, ties (x / s exactly halfway) and a block holding an infinity: identical bytes and
-// scales.
-TEST_P(KernelIsa, Q8QuantizeMatchesScalar) {
-    std::mt19937 rng(24);
+// Every F16 bit pattern (NaNs, infinities, subnormals included) in random blocks, then blocks of
+// finite values whose first 32 are `first` (ties of the rounding) and with one `special` value.
+std::vector<uint16_t> f16_patterns(std::mt19937 &rng, const std::vector<float> &first,
+                                   uint16_t special) {
     std::vector<uint16_t> h(65536);
     for (uint32_t i = 0; i < 65536; ++i) h[i] = (uint16_t)i;
     std::shuffle(h.begin(), h.end(), rng);
     auto finite = random_f16(4096, rng, 0.03f);
-    for (int64_t i = 0; i < 32; ++i) finite[i] = f32_to_f16(0.5f * (float)i - 8.0f);  // halves
-    finite[40] = 0x7c00;                                                               // +inf
+    for (size_t i = 0; i < first.size(); ++i) finite[i] = f32_to_f16(first[i]);
+    finite[40] = special;
     h.insert(h.end(), finite.begin(), finite.end());
-    const int64_t k = (int64_t)h.size();
-    std::vector<int8_t> want((size_t)k), got((size_t)k + 1, 77);
-    std::vector<float> sw(k / kQ8Block), sg(k / kQ8Block + 1, 77.0f);
-    q8_quantize_f16_scalar(h.data(), k, want.data(), sw.data());
-    kt().q8_quantize_f16(h.data(), k, got.data(), sg.data());
-    for (int64_t i = 0; i < k; ++i) ASSERT_EQ(got[i], want[i]) << "value " << i << " 0x" << std::hex << h[i];
-    for (int64_t b = 0; b < k / kQ8Block; ++b) {
+    return h;
+}
+
+// A head quantiser (Q8: int8 per value, Q4: a byte per two values) against the scalar one on
+// f16_patterns: identical bytes and scale bits, nothing written past the ends.
+template <typename Q, typename Fn>
+void expect_quantizer_identical(const std::vector<uint16_t> &h, int64_t bytes_per_32, Fn ref,
+                                Fn got_fn) {
+    const int64_t k = (int64_t)h.size(), nb = k / kQ8Block, n = nb * bytes_per_32;
+    std::vector<Q> want((size_t)n), got((size_t)n + 1, (Q)77);
+    std::vector<float> sw((size_t)nb), sg((size_t)nb + 1, 77.0f);
+    ref(h.data(), k, want.data(), sw.data());
+    got_fn(h.data(), k, got.data(), sg.data());
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(got[i], want[i]) << "byte " << i;
+    for (int64_t b = 0; b < nb; ++b) {
         uint32_t a, c;
         std::memcpy(&a, &sg[b], 4);
         std::memcpy(&c, &sw[b], 4);
         ASSERT_EQ(a, c) << "block " << b;
     }
-    EXPECT_EQ(got[k], 77) << "wrote past the end";
-    EXPECT_EQ(sg[k / kQ8Block], 77.0f) << "wrote past the end";
+    EXPECT_EQ(got[n], (Q)77) << "wrote past the end";
+    EXPECT_EQ(sg[nb], 77.0f) << "wrote past the end";
+}
+
+TEST_P(KernelIsa, Q8QuantizeMatchesScalar) {
+    std::mt19937 rng(24);
+    std::vector<float> halves;  // x / scale lands on .5 for many of these
+    for (int i = 0; i < 32; ++i) halves.push_back(0.5f * (float)i - 8.0f);
+    expect_quantizer_identical<int8_t>(f16_patterns(rng, halves, 0x7c00 /* +inf */), 32,
+                                       q8_quantize_f16_scalar, kt().q8_quantize_f16);
 }
 
 TEST_P(KernelIsa, Q4QuantizeMatchesScalar) {
     std::mt19937 rng(27);
-    std::vector<uint16_t> h(65536);
-    for (uint32_t i = 0; i < 65536; ++i) h[i] = (uint16_t)i;
-    std::shuffle(h.begin(), h.end(), rng);
-    auto finite = random_f16(4096, rng, 0.03f);
-    for (int64_t i = 0; i < 32; ++i) finite[i] = f32_to_f16(0.25f * (float)i - 3.5f);  // ties
-    finite[40] = 0xfc00;                                                                // -inf
-    h.insert(h.end(), finite.begin(), finite.end());
-    const int64_t k = (int64_t)h.size();
-    std::vector<uint8_t> want((size_t)k / 2), got((size_t)k / 2 + 1, 77);
-    std::vector<float> sw(k / kQ8Block), sg(k / kQ8Block + 1, 77.0f);
-    q4_quantize_f16_scalar(h.data(), k, want.data(), sw.data());
-    kt().q4_quantize_f16(h.data(), k, got.data(), sg.data());
-    for (int64_t i = 0; i < k / 2; ++i) ASSERT_EQ(got[i], want[i]) << "byte " << i;
-    for (int64_t b = 0; b < k / kQ8Block; ++b) {
-        uint32_t a, c;
-        std::memcpy(&a, &sg[b], 4);
-        std::memcpy(&c, &sw[b], 4);
-        ASSERT_EQ(a, c) << "block " << b;
-    }
-    EXPECT_EQ(got[k / 2], 77) << "wrote past the end";
-    EXPECT_EQ(sg[k / kQ8Block], 77.0f) << "wrote past the end";
+    std::vector<float> ties;
+    for (int i = 0; i < 32; ++i) ties.push_back(0.25f * (float)i - 3.5f);
+    expect_quantizer_identical<uint8_t>(f16_patterns(rng, ties, 0xfc00 /* -inf */), 16,
+                                        q4_quantize_f16_scalar, kt().q4_quantize_f16);
 }
 
-TEST_P(KernelIsa, Q4GemmMatchesScalar) {
-    std::mt19937 rng(28);
+// The Q8 (bits 8) or Q4 (bits 4) product against its scalar reference: k % 32 == 0 with 8-block
+// groups and every count of leftover blocks, several row and token counts.
+void expect_head_gemm_matches(const KernelTable &kt, int bits, uint32_t seed) {
+    std::mt19937 rng(seed);
     for (int64_t k : {32, 64, 96, 224, 256, 288, 480, 2560}) {
         for (int64_t n_rows : {1, 3, 4, 5, 17, 200}) {
             const int64_t max_tok = 7, nb = k / kQ8Block;
-            const auto v = random_q4_values((size_t)(k * n_rows), rng);
-            const auto w = pack_q4(v, k, n_rows);
+            const auto v = bits == 8 ? random_i8((size_t)(k * n_rows), rng)
+                                     : random_q4_values((size_t)(k * n_rows), rng);
+            const auto q4 = bits == 4 ? pack_q4(v, k, n_rows) : std::vector<uint8_t>();
             const auto x = random_f32((size_t)(k * max_tok), rng);
             const auto scale = random_f32((size_t)(n_rows * nb), rng, 1e-2f);
             std::vector<double> ref, abs_sum;
             q8_reference(v.data(), scale.data(), k, n_rows, x.data(), max_tok, ref, abs_sum);
             for (int64_t n_tok : {1, 2, 3, 4, 7}) {
-                expect_gemm_close(
-                    [&](float *y, int64_t ldy) {
-                        q4_gemm_scalar(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
-                    },
-                    [&](float *y, int64_t ldy) {
-                        kt().q4_gemm(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
-                    },
-                    k + nb, n_rows, n_tok, abs_sum,
-                    "q4_gemm k " + std::to_string(k) + " rows " + std::to_string(n_rows) +
-                        " n_tok " + std::to_string(n_tok));
+                auto product = [&](const KernelTable &t) {
+                    return [&, n_tok](float *y, int64_t ldy) {
+                        if (bits == 8) {
+                            t.q8_gemm(v.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                        } else {
+                            t.q4_gemm(q4.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
+                        }
+                    };
+                };
+                expect_gemm_close(product(table(Isa::Scalar)), product(kt), k + nb, n_rows, n_tok,
+                                  abs_sum,
+                                  "q" + std::to_string(bits) + "_gemm k " + std::to_string(k) +
+                                      " rows " + std::to_string(n_rows) + " n_tok " +
+                                      std::to_string(n_tok));
             }
         }
     }
 }
 
-TEST_P(KernelIsa, Q8GemmMatchesScalar) {
-    std::mt19937 rng(32);
-    // k % 32 == 0; 8-block groups and every count of leftover blocks.
-    for (int64_t k : {32, 64, 96, 224, 256, 288, 480, 2560}) {
-        for (int64_t n_rows : {1, 3, 4, 5, 17, 200}) {
-            const int64_t max_tok = 7, nb = k / kQ8Block;
-            const auto w = random_i8((size_t)(k * n_rows), rng);
-            const auto x = random_f32((size_t)(k * max_tok), rng);
-            const auto scale = random_f32((size_t)(n_rows * nb), rng, 1e-2f);
-            std::vector<double> ref, abs_sum;
-            q8_reference(w.data(), scale.data(), k, n_rows, x.data(), max_tok, ref, abs_sum);
-            for (int64_t n_tok : {1, 2, 3, 4, 7}) {
-                expect_gemm_close(
-                    [&](float *y, int64_t ldy) {
-                        q8_gemm_scalar(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
-                    },
-                    [&](float *y, int64_t ldy) {
-                        kt().q8_gemm(w.data(), scale.data(), k, n_rows, x.data(), n_tok, y, ldy);
-                    },
-                    k + nb, n_rows, n_tok, abs_sum,
-                    "q8_gemm k " + std::to_string(k) + " rows " + std::to_string(n_rows) +
-                        " n_tok " + std::to_string(n_tok));
-            }
-        }
-    }
-}
+TEST_P(KernelIsa, Q4GemmMatchesScalar) { expect_head_gemm_matches(kt(), 4, 28); }
+
+TEST_P(KernelIsa, Q8GemmMatchesScalar) { expect_head_gemm_matches(kt(), 8, 32); }
 
 // want/got wsum over n_p outputs of k floats, padded to ldo; p rows padded to ldp.
 template <typename T, typename Got>
