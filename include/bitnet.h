@@ -137,9 +137,10 @@ typedef enum bitnet_lm_head_type {
                                   original weights (accuracy cost: see README). */
     BITNET_LM_HEAD_Q4 = 3    /**< 4-bit values (-7..7) with an absmax scale per block of 32
                                   values of a row (ggml Q4_0's layout, float scale), quantised
-                                  at load time: about 0.31 of the F16 head's bytes; the 32
-                                  largest logits are re-scored exactly as for Q8, the others
-                                  carry a larger error (accuracy cost: see README). */
+                                  at load time: about 0.31 of the F16 head's bytes. Its product
+                                  also quantises the activations per block of 32 (as ggml's
+                                  Q8_0). The 32 largest logits are re-scored exactly as for Q8;
+                                  the others carry a larger error (accuracy cost: see README). */
 } bitnet_lm_head_type;
 
 /** Parameters of bitnet_model_load. Obtain with bitnet_model_default_params(). */
@@ -173,7 +174,8 @@ BITNET_API bitnet_model_params bitnet_model_default_params(void);
  *         BITNET_ERR_IO (cannot open/map); BITNET_ERR_BAD_FORMAT (bad magic, truncated file,
  *         out-of-range offsets, overflowing sizes, bad metadata types, missing tensors or
  *         wrong shapes); BITNET_ERR_UNSUPPORTED (GGUF version other than 2/3, unknown tensor
- *         type, unknown architecture or tokenizer); BITNET_ERR_OUT_OF_MEMORY.
+ *         type, unknown architecture or tokenizer, a Q8/Q4 LM head for an embedding
+ *         length that is not a multiple of 32); BITNET_ERR_OUT_OF_MEMORY.
  * Thread-safe (loads of different files may run concurrently).
  */
 BITNET_API bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *params,
@@ -202,8 +204,8 @@ BITNET_API uint64_t bitnet_model_size_bytes(const bitnet_model *model);
 /**
  * Bytes of weights a decode step reads (batch of one token): every BitLinear matrix, the norm
  * vectors, one embedding row and the whole LM head as held in memory (F16 or, with
- * BITNET_LM_HEAD_Q8/_Q4, int8 or 4-bit values plus block scales). Divide a measured read bandwidth (bytes/s) by it
- * for the memory-bound limit of tokens/s. 0 if NULL.
+ * BITNET_LM_HEAD_Q8/_Q4, int8 or 4-bit values plus block scales). Divide a measured read
+ * bandwidth (bytes/s) by it for the memory-bound limit of tokens/s. 0 if NULL.
  */
 BITNET_API uint64_t bitnet_model_decode_bytes(const bitnet_model *model);
 /** Number of parameters (weights) in the model's tensors. 0 if NULL. */
