@@ -222,7 +222,9 @@ BITNET_API int32_t bitnet_model_meta_count(const bitnet_model *model);
 
 /**
  * Copies the i-th metadata key (0 <= i < bitnet_model_meta_count) as a NUL-terminated string.
- * @param buf, buf_size  caller buffer (bytes, including the NUL).
+ * @param model          the model.
+ * @param i              key index, 0 <= i < bitnet_model_meta_count(model).
+ * @param buf,buf_size  caller buffer (bytes, including the NUL).
  * @param needed         if not NULL, receives the bytes needed including the NUL.
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model, i out of range, NULL buf with
  *         buf_size > 0); BITNET_ERR_BUFFER_TOO_SMALL.
@@ -260,11 +262,12 @@ BITNET_API int bitnet_model_add_bos(const bitnet_model *model);
  * pre-tokenizer regex (also used when `tokenizer.ggml.pre` is absent but the vocabulary is Llama
  * 3's, as in the official 2B4T file). Invalid UTF-8 bytes are tokenized as their byte tokens.
  *
- * @param text, text_len  input bytes.
+ * @param model           the model whose vocabulary is used.
+ * @param text,text_len  input bytes.
  * @param add_bos         1: prepend BOS if the model adds one (bitnet_model_add_bos).
  * @param parse_special   1: text of control tokens such as "<|eot_id|>" becomes that single
  *                        token; 0: it is tokenized as plain text.
- * @param tokens, n_tokens_max  output array (may be NULL when n_tokens_max is 0).
+ * @param tokens,n_tokens_max  output array (may be NULL when n_tokens_max is 0).
  * @param n_tokens_out    receives the number of tokens produced (or needed).
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/n_tokens_out, NULL text with
  *         text_len > 0); BITNET_ERR_BUFFER_TOO_SMALL (*n_tokens_out = tokens needed).
@@ -279,6 +282,9 @@ BITNET_API bitnet_status bitnet_tokenize(const bitnet_model *model, const char *
  * Writes the bytes of one token (its "piece"). Byte-level tokens give raw bytes, which may be
  * part of a multi-byte UTF-8 character; concatenating the pieces of a token sequence gives the
  * text back byte for byte. Not NUL-terminated.
+ * @param model           the model whose vocabulary is used.
+ * @param token           token id, 0 <= token < bitnet_model_n_vocab.
+ * @param buf,buf_size    output buffer (bytes; buf may be NULL when buf_size is 0).
  * @param render_special  1: control tokens give their text ("<|eot_id|>"); 0: nothing.
  * @param n_bytes_out     receives the number of bytes written (or needed).
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/n_bytes_out, token out of range);
@@ -370,7 +376,9 @@ typedef enum bitnet_logits_mode {
  * Runs the forward pass over n_tokens tokens at positions n_past .. n_past+n_tokens-1,
  * appending their keys/values to the KV cache, and computes logits as requested.
  *
+ * @param ctx       the context (not used concurrently).
  * @param tokens    n_tokens ids, each in [0, n_vocab).
+ * @param n_tokens  number of tokens (> 0, at most n_ctx - n_past).
  * @param logits_mode  a bitnet_logits_mode.
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx/tokens, n_tokens 0, token id out of
  *         range, bad mode); BITNET_ERR_CONTEXT_FULL (n_past + n_tokens > n_ctx; nothing is
@@ -505,9 +513,11 @@ BITNET_API bitnet_generate_params bitnet_generate_default_params(void);
  * text to `callback` and evaluates it, until an end-of-generation token, max_tokens, the
  * callback's stop, the context limit or an abort.
  *
- * @param prompt, prompt_len  UTF-8 prompt (may be empty if the cache is not empty).
+ * @param ctx       the context (its KV cache is extended; not used concurrently).
+ * @param prompt,prompt_len  UTF-8 prompt (may be empty if the cache is not empty).
  * @param params    NULL for defaults.
  * @param callback  may be NULL (tokens are still generated).
+ * @param user_data passed to callback unchanged.
  * @param result    may be NULL; else receives counts and timings (set result->size first).
  * @return BITNET_OK (stop reason EOG, MAX_TOKENS or CALLBACK); BITNET_ERR_INVALID_ARGUMENT;
  *         BITNET_ERR_CONTEXT_FULL (the prompt does not fit, or generation reached n_ctx: the
@@ -546,7 +556,9 @@ typedef struct bitnet_chat_message {
  * conversation whose KV cache is kept, render only the new messages; if the previous reply
  * ended with an end-of-turn token that was sampled but not evaluated, prepend "<|eot_id|>".
  *
- * @param buf, buf_size  output buffer; the text is NUL-terminated.
+ * @param messages,n_messages  the messages, in order.
+ * @param add_generation_prompt  1: end with `Assistant: ` for the model to answer.
+ * @param buf,buf_size  output buffer; the text is NUL-terminated.
  * @param needed         receives the bytes needed including the NUL (may be NULL).
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL messages with n > 0, NULL role or
  *         content, unknown role); BITNET_ERR_BUFFER_TOO_SMALL. Thread-safe.
@@ -581,7 +593,13 @@ typedef int (*bitnet_perplexity_callback)(int32_t chunk, double running_ppl, voi
  * each chunk: the log-softmax of the logits at positions n_chunk/2 .. n_chunk-2 for the token
  * that follows. PPL = exp(sum of NLL / count).
  *
+ * @param ctx       the context (its KV cache is overwritten; not used concurrently).
+ * @param text,text_len  UTF-8 text (bytes).
  * @param n_chunk  tokens per chunk, 0 = the context size; must be >= 4 and <= n_ctx.
+ * @param max_chunks  at most this many chunks; <= 0: all whole chunks.
+ * @param callback  may be NULL; called after each chunk (non-zero return stops early).
+ * @param user_data passed to callback unchanged.
+ * @param result    receives the perplexity (set result->size first).
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx/text/result, bad n_chunk, fewer than
  *         2*n_chunk tokens in the text, as llama.cpp requires); BITNET_ERR_ABORTED. The context
  *         is reset afterwards.
