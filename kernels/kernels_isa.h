@@ -48,12 +48,13 @@ inline float i8_scale(float amax) {
 // nearbyint follows the current rounding mode (round-to-nearest-even by default), as cvtps2dq
 // and fcvtns do. NaN gives -128, the value cvtps2dq (0x80000000) followed by saturating packs
 // produces; +-inf cannot occur since |x * s| <= ~127 whenever s is finite and non-zero.
-inline int8_t round_to_i8(float v) {
+inline int round_clamp(float v, int lo, int hi) {
     const float r = std::nearbyint(v);
-    if (r >= 127.0f) return 127;
-    if (r > -128.0f) return (int8_t)r;
-    return -128;
+    if (r >= (float)hi) return hi;
+    if (r > (float)lo) return (int)r;
+    return lo;  // also NaN
 }
+inline int8_t round_to_i8(float v) { return (int8_t)round_clamp(v, -128, 127); }
 
 // ---- the shared operation order of the row-wise kernels (kernels.h, RmsNormFn ...) -----------
 // Kernel files are compiled with -ffp-contract=off, so a multiply followed by an add is two
@@ -106,6 +107,48 @@ inline float exp_ref(float x) {
     return y * pow2n;
 }
 
+// The element steps of the row-wise kernels from element i0 on: the whole scalar reference
+// (i0 = 0), and the tails that the SIMD versions leave after their vector steps, so that every
+// element is computed by one definition.
+
+// s[i % 8] += x_i^2 (exact: a float's square fits a double's mantissa).
+inline void add_squares_from(const float *x, int64_t i0, int64_t n, double s[8]) {
+    for (int64_t i = i0; i < n; ++i) s[i % 8] += (double)x[i] * (double)x[i];
+}
+// y_i = (x_i * scale) * w_i.
+inline void scale_mul_from(const float *x, const float *w, int64_t i0, int64_t n, float scale,
+                           float *y) {
+    for (int64_t i = i0; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+}
+// One head's NeoX rotation of pairs (i, i + half) for i in [i0, half).
+inline void rope_pairs_from(float *v, int64_t i0, int64_t half, const float *cos,
+                            const float *sin) {
+    for (int64_t i = i0; i < half; ++i) {
+        const float x0 = v[i], x1 = v[i + half];
+        v[i] = x0 * cos[i] - x1 * sin[i];
+        v[i + half] = x0 * sin[i] + x1 * cos[i];
+    }
+}
+// x_i *= scale, returning max(mx, the new x_i) (maxps(x, mx): a NaN x leaves mx).
+inline float scale_max_from(float *x, int64_t i0, int64_t n, float scale, float mx) {
+    for (int64_t i = i0; i < n; ++i) {
+        x[i] = x[i] * scale;
+        mx = x[i] > mx ? x[i] : mx;
+    }
+    return mx;
+}
+// x_i = exp_ref(x_i - mx), s[i % 8] += x_i.
+inline void exp_sum_from(float *x, int64_t i0, int64_t n, float mx, double s[8]) {
+    for (int64_t i = i0; i < n; ++i) {
+        x[i] = exp_ref(x[i] - mx);
+        s[i % 8] += (double)x[i];
+    }
+}
+// x_i *= scale.
+inline void scale_from(float *x, int64_t i0, int64_t n, float scale) {
+    for (int64_t i = i0; i < n; ++i) x[i] = x[i] * scale;
+}
+
 // Block quantisation of the quantised LM heads (Q8: qmax 127, Q4: qmax 7), the reference
 // order: amax over the block skipping NaNs, scale = amax > 0 ? amax / qmax : 1, then
 // put(i, x_i / scale) for each value (the caller rounds and clamps).
@@ -156,12 +199,7 @@ void q4_gemm_with(const uint8_t *w, const float *scale, int64_t k, int64_t n_row
 }
 
 // round_half_even(v) clamped to [-8, 7], NaN -> -8 (cvtps2dq's INT_MIN clamped).
-inline int q4_round(float v) {
-    const float r = std::nearbyint(v);
-    if (r >= 7.0f) return 7;
-    if (r > -8.0f) return (int)r;
-    return -8;
-}
+inline int q4_round(float v) { return round_clamp(v, -8, 7); }
 
 #if defined(__x86_64__)
 float quantize_row_i8_avx2(const float *x, int64_t n, int8_t *q, int32_t *sum);

@@ -62,14 +62,14 @@ void rms_norm_avx2(const float *x, const float *w, int64_t n, float eps, float *
     }
     double s[8];
     store8(lo, hi, s);
-    for (int64_t j = i; j < n; ++j) s[j % 8] += (double)x[j] * (double)x[j];
+    add_squares_from(x, i, n, s);
     const float scale = rms_scale(combine8(s), n, eps);
     const __m256 vs = _mm256_set1_ps(scale);
     for (i = 0; i + 8 <= n; i += 8) {
         const __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs);
         _mm256_storeu_ps(y + i, _mm256_mul_ps(v, _mm256_loadu_ps(w + i)));
     }
-    for (; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+    scale_mul_from(x, w, i, n, scale, y);
 }
 
 void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
@@ -84,11 +84,7 @@ void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
             _mm256_storeu_ps(v + i + half,
                              _mm256_add_ps(_mm256_mul_ps(x0, s), _mm256_mul_ps(x1, c)));
         }
-        for (; i < half; ++i) {
-            const float x0 = v[i], x1 = v[i + half];
-            v[i] = x0 * cos[i] - x1 * sin[i];
-            v[i + half] = x0 * sin[i] + x1 * cos[i];
-        }
+        rope_pairs_from(v, i, half, cos, sin);
     }
 }
 
@@ -103,11 +99,7 @@ void softmax_avx2(float *x, int64_t n, float scale) {
     }
     // max is exact and order-free for non-NaN values (NaNs never enter); a +-0 tie does not
     // change any exp(x - m).
-    float mx = hmax(m8);
-    for (; i < n; ++i) {
-        x[i] = x[i] * scale;
-        mx = x[i] > mx ? x[i] : mx;
-    }
+    const float mx = scale_max_from(x, i, n, scale, hmax(m8));
     const __m256 vm = _mm256_set1_ps(mx);
     __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
     for (i = 0; i + 8 <= n; i += 8) {
@@ -118,14 +110,11 @@ void softmax_avx2(float *x, int64_t n, float scale) {
     }
     double s[8];
     store8(lo, hi, s);
-    for (int64_t j = i; j < n; ++j) {
-        x[j] = exp_ref(x[j] - mx);
-        s[j % 8] += (double)x[j];
-    }
+    exp_sum_from(x, i, n, mx, s);
     const float inv = (float)(1.0 / combine8(s));
     const __m256 vi = _mm256_set1_ps(inv);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vi));
-    for (; i < n; ++i) x[i] = x[i] * inv;
+    scale_from(x, i, n, inv);
 }
 
 }  // namespace bitnet::kernels::detail

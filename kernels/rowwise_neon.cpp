@@ -71,13 +71,13 @@ void rms_norm_neon(const float *x, const float *w, int64_t n, float eps, float *
     for (; i + 8 <= n; i += 8) acc.add_squares(vld1q_f32(x + i), vld1q_f32(x + i + 4));
     double s[8];
     acc.store(s);
-    for (int64_t j = i; j < n; ++j) s[j % 8] += (double)x[j] * (double)x[j];
+    add_squares_from(x, i, n, s);
     const float scale = rms_scale(combine8(s), n, eps);
     const float32x4_t vs = vdupq_n_f32(scale);
     for (i = 0; i + 4 <= n; i += 4) {
         vst1q_f32(y + i, vmulq_f32(vmulq_f32(vld1q_f32(x + i), vs), vld1q_f32(w + i)));
     }
-    for (; i < n; ++i) y[i] = (x[i] * scale) * w[i];
+    scale_mul_from(x, w, i, n, scale, y);
 }
 
 void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
@@ -91,11 +91,7 @@ void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
             vst1q_f32(v + i, vsubq_f32(vmulq_f32(x0, c), vmulq_f32(x1, s)));
             vst1q_f32(v + i + half, vaddq_f32(vmulq_f32(x0, s), vmulq_f32(x1, c)));
         }
-        for (; i < half; ++i) {
-            const float x0 = v[i], x1 = v[i + half];
-            v[i] = x0 * cos[i] - x1 * sin[i];
-            v[i + half] = x0 * sin[i] + x1 * cos[i];
-        }
+        rope_pairs_from(v, i, half, cos, sin);
     }
 }
 
@@ -110,10 +106,7 @@ void softmax_neon(float *x, int64_t n, float scale) {
     }
     float mx = -INFINITY;
     for (int j = 0; j < 4; ++j) mx = m4[j] > mx ? m4[j] : mx;
-    for (; i < n; ++i) {
-        x[i] = x[i] * scale;
-        mx = x[i] > mx ? x[i] : mx;
-    }
+    mx = scale_max_from(x, i, n, scale, mx);
     const float32x4_t vm = vdupq_n_f32(mx);
     Sums8 acc;
     for (i = 0; i + 8 <= n; i += 8) {
@@ -125,14 +118,11 @@ void softmax_neon(float *x, int64_t n, float scale) {
     }
     double s[8];
     acc.store(s);
-    for (int64_t j = i; j < n; ++j) {
-        x[j] = exp_ref(x[j] - mx);
-        s[j % 8] += (double)x[j];
-    }
+    exp_sum_from(x, i, n, mx, s);
     const float inv = (float)(1.0 / combine8(s));
     const float32x4_t vi = vdupq_n_f32(inv);
     for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_f32(vld1q_f32(x + i), vi));
-    for (; i < n; ++i) x[i] = x[i] * inv;
+    scale_from(x, i, n, inv);
 }
 
 }  // namespace bitnet::kernels::detail
