@@ -472,51 +472,64 @@ TEST(AttnReference, Q8GemmMatchesDouble) {
     }
 }
 
-// Q8 head quantisation: every value within half a step of its block's scale, the block maximum
-// at +-127, an all-zero block with scale 1, and the F16 and F32 entry points equal on the same
-// values.
+// A head quantisation (qmax 127 for Q8, 7 for Q4) of the values f into v with one scale per block
+// of 32: |v| <= qmax, every value within half a step of its block's scale, the block maximum at
+// +-qmax, scale = amax / qmax, and an all-zero block with scale 1.
+void expect_block_quantisation(const std::vector<float> &f, const std::vector<int8_t> &v,
+                               const std::vector<float> &scale, int qmax) {
+    for (size_t b = 0; b < scale.size(); ++b) {
+        double amax = 0;
+        for (size_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) amax = std::max(amax, (double)std::fabs(f[i]));
+        if (amax == 0) {
+            EXPECT_EQ(scale[b], 1.0f);
+        } else {
+            EXPECT_NEAR(scale[b], amax / qmax, amax / qmax * 1e-6) << b;
+        }
+        for (size_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) {
+            EXPECT_LE(std::abs((int)v[i]), qmax) << i;
+            EXPECT_LE(std::fabs((double)v[i] * scale[b] - f[i]), 0.5 * scale[b] * (1 + 1e-6)) << i;
+            if (std::fabs(f[i]) == amax && amax > 0) EXPECT_EQ(std::abs((int)v[i]), qmax) << i;
+        }
+    }
+}
+
+// Four blocks of F16 values for the quantiser tests: random, block 2 all zeros, block 1 with its
+// maximum -0.5 at index `at`; and the same values as floats.
+void head_test_values(std::mt19937 &rng, int64_t at, std::vector<uint16_t> &h, std::vector<float> &f) {
+    h = random_f16(4 * kQ8Block, rng, 0.05f);
+    for (int64_t i = 2 * kQ8Block; i < 3 * kQ8Block; ++i) h[i] = 0;
+    h[kQ8Block + at] = f32_to_f16(-0.5f);
+    f.resize(h.size());
+    for (size_t i = 0; i < h.size(); ++i) f[i] = f16_to_f32(h[i]);
+}
+
+// Q8 head quantisation against the definition, and the F16 and F32 entry points equal on the
+// same values.
 TEST(Q8Quantize, ReferenceMatchesDefinition) {
     std::mt19937 rng(23);
-    const int64_t k = 4 * kQ8Block;
-    auto h = random_f16((size_t)k, rng, 0.05f);
-    for (int64_t i = 2 * kQ8Block; i < 3 * kQ8Block; ++i) h[i] = 0;  // block 2: zeros
-    h[kQ8Block + 5] = f32_to_f16(-0.5f);                               // block 1: max at -0.5
-    std::vector<float> f((size_t)k);
-    for (int64_t i = 0; i < k; ++i) f[i] = f16_to_f32(h[i]);
+    std::vector<uint16_t> h;
+    std::vector<float> f;
+    head_test_values(rng, 5, h, f);
+    const int64_t k = (int64_t)h.size();
     std::vector<int8_t> q16((size_t)k), q32((size_t)k);
     std::vector<float> s16(k / kQ8Block), s32(k / kQ8Block);
     q8_quantize_f16_scalar(h.data(), k, q16.data(), s16.data());
     q8_quantize_f32_scalar(f.data(), k, q32.data(), s32.data());
     EXPECT_EQ(q16, q32);
     EXPECT_EQ(s16, s32);
-    for (int64_t b = 0; b < k / kQ8Block; ++b) {
-        double amax = 0;
-        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) amax = std::max(amax, (double)std::fabs(f[i]));
-        if (amax == 0) {
-            EXPECT_EQ(s16[b], 1.0f);
-        } else {
-            EXPECT_NEAR(s16[b], amax / 127, amax / 127 * 1e-6) << b;
-        }
-        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) {
-            EXPECT_LE(std::fabs((double)q16[i] * s16[b] - f[i]), 0.5 * s16[b] * (1 + 1e-6)) << i;
-            if (std::fabs(f[i]) == amax && amax > 0) EXPECT_EQ(std::abs((int)q16[i]), 127) << i;
-        }
-    }
+    expect_block_quantisation(f, q16, s16, 127);
     EXPECT_EQ(q16[kQ8Block + 5], -127);
     EXPECT_NEAR(s16[1], 0.5 / 127, 1e-9);
 }
 
-// Q4 head: every value within half a step of its block's scale (levels -7..7 for finite input),
-// the block maximum at +-7, a zero block with scale 1, the F16 and F32 entry points equal; and
-// the product equal to the double-precision sum over the unpacked values.
+// Q4 head quantisation the same way (levels -7..7 for finite input), read back through the
+// independent unpack_q4.
 TEST(Q4Quantize, ReferenceMatchesDefinition) {
     std::mt19937 rng(25);
-    const int64_t k = 4 * kQ8Block;
-    auto h = random_f16((size_t)k, rng, 0.05f);
-    for (int64_t i = 2 * kQ8Block; i < 3 * kQ8Block; ++i) h[i] = 0;
-    h[kQ8Block + 20] = f32_to_f16(-0.5f);
-    std::vector<float> f((size_t)k);
-    for (int64_t i = 0; i < k; ++i) f[i] = f16_to_f32(h[i]);
+    std::vector<uint16_t> h;
+    std::vector<float> f;
+    head_test_values(rng, 20, h, f);
+    const int64_t k = (int64_t)h.size();
     std::vector<uint8_t> q16((size_t)k / 2), q32((size_t)k / 2);
     std::vector<float> s16(k / kQ8Block), s32(k / kQ8Block);
     q4_quantize_f16_scalar(h.data(), k, q16.data(), s16.data());
@@ -524,20 +537,7 @@ TEST(Q4Quantize, ReferenceMatchesDefinition) {
     EXPECT_EQ(q16, q32);
     EXPECT_EQ(s16, s32);
     const auto v = unpack_q4(q16.data(), k);
-    for (int64_t b = 0; b < k / kQ8Block; ++b) {
-        double amax = 0;
-        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) amax = std::max(amax, (double)std::fabs(f[i]));
-        if (amax == 0) {
-            EXPECT_EQ(s16[b], 1.0f);
-        } else {
-            EXPECT_NEAR(s16[b], amax / 7, amax / 7 * 1e-6) << b;
-        }
-        for (int64_t i = b * kQ8Block; i < (b + 1) * kQ8Block; ++i) {
-            EXPECT_LE(std::abs((int)v[i]), 7) << i;
-            EXPECT_LE(std::fabs((double)v[i] * s16[b] - f[i]), 0.5 * s16[b] * (1 + 1e-6)) << i;
-            if (std::fabs(f[i]) == amax && amax > 0) EXPECT_EQ(std::abs((int)v[i]), 7) << i;
-        }
-    }
+    expect_block_quantisation(f, v, s16, 7);
     EXPECT_EQ(v[kQ8Block + 20], -7);
 }
 
