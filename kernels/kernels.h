@@ -183,4 +183,17 @@ void i2s_unpack(const uint8_t *w, int64_t n, int8_t *t);
 // prefetchers follow far better (measured: 11-12 against 17 GB/s on one core).
 void i2s_interleave(uint8_t *w, int64_t k, int64_t n_rows, int il);
 
+// TQ1_0 / TQ2_0 (ggml's block_tq1_0 / block_tq2_0, ternary-formats.md sections 2.2-2.3): blocks
+// of kTqBlock values along a row, the block's scale d as IEEE half in its last two bytes.
+// pack: n % kTqBlock == 0 ternary values (row-major) into n / kTqBlock blocks, every block with
+// scale d. unpack: the ternary values back (a code of 3, never written by ggml, decodes to +2 for
+// TQ2_0) and, when d is not null, each block's scale bits (n / kTqBlock halves).
+inline constexpr int64_t kTqBlock = 256;
+inline constexpr int64_t kTq1BlockBytes = 54;
+inline constexpr int64_t kTq2BlockBytes = 66;
+void tq1_pack(const int8_t *t, int64_t n, uint16_t d, uint8_t *out);
+void tq1_unpack(const uint8_t *w, int64_t n, int8_t *t, uint16_t *d);
+void tq2_pack(const int8_t *t, int64_t n, uint16_t d, uint8_t *out);
+void tq2_unpack(const uint8_t *w, int64_t n, int8_t *t, uint16_t *d);
+
 }  // namespace bitnet::kernels

@@ -346,7 +346,8 @@ TEST(GgufValue, TensorNbytes) {
     EXPECT_EQ(tensor_nbytes(TensorType::Q6_K, q6), 6u * 210u);
     EXPECT_EQ(tensor_nbytes(TensorType::I2_S, i2), 2560u / 4 + 32);
     EXPECT_TRUE(tensor_type_known(36));
-    EXPECT_FALSE(tensor_type_known(2));
+    EXPECT_FALSE(tensor_type_known(3));
+    EXPECT_FALSE(tensor_type_known(38));  // TL1 in bitnet.cpp's fork: rejected
     const int64_t bad_i2[4] = {64, 2, 1, 1}, bad_q6[4] = {128, 1, 1, 1}, zero[4] = {4, 0, 1, 1};
     for (auto [t, ne] : {std::pair{TensorType::I2_S, bad_i2}, std::pair{TensorType::Q6_K, bad_q6},
                          std::pair{TensorType::F32, zero}}) {

@@ -2,8 +2,8 @@
 # Installs the Debian packages libbitnet needs to build and test (skips apt when all are there).
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev libhwloc-dev libpcre2-dev
-      libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-      python3 python3-setuptools python3-wheel python3-venv clang libclang-rt-14-dev doxygen nodejs npm
+      libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+      python3 python3-numpy python3-setuptools python3-wheel python3-venv clang libclang-rt-14-dev doxygen nodejs npm
       g++-aarch64-linux-gnu qemu-user)
 missing=()
 for p in "${PKGS[@]}"; do

@@ -39,17 +39,28 @@ enum class ValueType : uint32_t {
 const char *value_type_name(ValueType t);
 
 // ggml tensor types this project knows. Others are rejected with BITNET_ERR_UNSUPPORTED.
+// GGML type ids as upstream ggml numbers them (I2_S = 36 is bitnet.cpp's; upstream has no 36).
+// Ids of other forks that collide with these (TL1/TL2 = 38/39 in bitnet.cpp's 2024 fork) are
+// not listed: the reader rejects them as unknown (ternary-formats.md section 2.1).
 enum class TensorType : uint32_t {
-    F32 = 0, F16 = 1, Q6_K = 14, BF16 = 30, I2_S = 36,
+    F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, Q6_K = 14, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35, I2_S = 36,
 };
 const char *tensor_type_name(TensorType t);
 bool tensor_type_known(uint32_t t);
 
 // Bytes of a tensor with `n_elements` values and row length ne0; throws BAD_FORMAT when the
-// shape does not suit the type (I2_S: ne0 % 128 != 0; Q6_K: ne0 % 256 != 0), a dimension is < 1
-// or the element count exceeds kMaxTensorElements. F32: 4n, F16/BF16: 2n, Q6_K: n/256*210,
+// shape does not suit the type (a block type needs ne0 to be a multiple of its block; I2_S:
+// ne0 % 128 != 0), a dimension is < 1 or the element count exceeds kMaxTensorElements.
+// F32: 4n, F16/BF16: 2n; blocks of values along a row (ggml block_*): Q4_0 n/32*18,
+// Q8_0 n/32*34, Q6_K n/256*210, TQ1_0 n/256*54, TQ2_0 n/256*66;
 // I2_S: n/4 + 32 (whole tensor, one trailing f32 scale + 28 padding bytes).
 uint64_t tensor_nbytes(TensorType t, const int64_t ne[4]);
+// Values per block and bytes per block of a type along a row ({1, 4} for F32; {0, 0} unknown).
+struct BlockLayout {
+    int64_t values;
+    int64_t bytes;
+};
+BlockLayout block_layout(TensorType t);
 // Non-throwing form: returns false and describes the problem in *why (e.g. "I2_S needs ne0 to
 // be a multiple of 128, found 100"; either pointer may be null) when a dimension is < 1, the element count exceeds kMaxTensorElements, the
 // shape does not suit the type or the type is unknown.

@@ -258,7 +258,7 @@ void read_tensor_info(Cursor &cur, TensorInfo &t) {
     const uint32_t type = cur.u32("type");
     if (!tensor_type_known(type))
         cur.bad("tensor '" + t.name + "' has unknown ggml type " + std::to_string(type) +
-                    " (supported: F32=0, F16=1, Q6_K=14, BF16=30, I2_S=36)",
+                    " (supported: F32=0, F16=1, Q4_0=2, Q8_0=8, Q6_K=14, BF16=30, TQ1_0=34, TQ2_0=35, I2_S=36)",
                 BITNET_ERR_UNSUPPORTED);
     t.type = static_cast<TensorType>(type);
     std::string why;

@@ -31,8 +31,12 @@ const char *tensor_type_name(TensorType t) {
     switch (t) {
         case TensorType::F32: return "F32";
         case TensorType::F16: return "F16";
+        case TensorType::Q4_0: return "Q4_0";
+        case TensorType::Q8_0: return "Q8_0";
         case TensorType::Q6_K: return "Q6_K";
         case TensorType::BF16: return "BF16";
+        case TensorType::TQ1_0: return "TQ1_0";
+        case TensorType::TQ2_0: return "TQ2_0";
         case TensorType::I2_S: return "I2_S";
     }
     return "UNKNOWN";
@@ -42,11 +46,30 @@ bool tensor_type_known(uint32_t t) {
     switch (static_cast<TensorType>(t)) {
         case TensorType::F32:
         case TensorType::F16:
+        case TensorType::Q4_0:
+        case TensorType::Q8_0:
         case TensorType::Q6_K:
         case TensorType::BF16:
+        case TensorType::TQ1_0:
+        case TensorType::TQ2_0:
         case TensorType::I2_S: return true;
     }
     return false;
+}
+
+BlockLayout block_layout(TensorType t) {
+    switch (t) {
+        case TensorType::Q4_0: return {32, 18};    // f16 d, 16 bytes of nibbles
+        case TensorType::Q8_0: return {32, 34};    // f16 d, 32 int8
+        case TensorType::Q6_K: return {256, 210};  // ql[128] qh[64] scales[16] f16 d
+        case TensorType::TQ1_0: return {256, 54};  // qs[48] qh[4] f16 d (base-3 digits)
+        case TensorType::TQ2_0: return {256, 66};  // qs[64] f16 d (2-bit codes)
+        case TensorType::F32: return {1, 4};
+        case TensorType::F16:
+        case TensorType::BF16: return {1, 2};
+        case TensorType::I2_S: return {128, 32};   // plus the tensor's 32-byte scale tail
+    }
+    return {0, 0};
 }
 
 bool tensor_nbytes_checked(TensorType t, const int64_t ne[4], uint64_t *nbytes,
@@ -73,13 +96,19 @@ bool tensor_nbytes_checked(TensorType t, const int64_t ne[4], uint64_t *nbytes,
         case TensorType::F32: size = un * 4; break;
         case TensorType::F16:
         case TensorType::BF16: size = un * 2; break;
+        case TensorType::Q4_0:
+        case TensorType::Q8_0:
         case TensorType::Q6_K:
-            // 256-value super-blocks of 210 bytes; blocks never straddle rows.
-            if (ne[0] % 256 != 0)
-                return reject("Q6_K needs ne0 to be a multiple of 256, found " +
-                              std::to_string(ne[0]));
-            size = un / 256 * 210;
+        case TensorType::TQ1_0:
+        case TensorType::TQ2_0: {
+            // Blocks of values along a row (ggml block_*); blocks never straddle rows.
+            const BlockLayout bl = block_layout(t);
+            if (ne[0] % bl.values != 0)
+                return reject(std::string(tensor_type_name(t)) + " needs ne0 to be a multiple of " +
+                              std::to_string(bl.values) + ", found " + std::to_string(ne[0]));
+            size = un / (uint64_t)bl.values * (uint64_t)bl.bytes;
             break;
+        }
         case TensorType::I2_S:
             // Whole tensor: n/4 packed bytes + 32-byte tail holding the f32 scale. Kernels
             // walk rows in 128-value blocks, so each row must be whole blocks.
