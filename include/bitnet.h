@@ -322,7 +322,21 @@ typedef struct bitnet_context_params {
     uint64_t seed;      /**< Seed used by bitnet_generate when sampling.seed is
                              BITNET_SEED_DEFAULT (see there). Default 0. */
     int kv_type;        /**< A bitnet_kv_type; default BITNET_KV_F16. */
+    uint32_t n_seq_max; /**< Sequences the KV cache holds (bitnet_decode's seq_id range); n_ctx
+                             is split evenly between them, n_ctx / n_seq_max positions each
+                             (llama-server's -c / --parallel). Default 1. */
+    int embeddings;     /**< 1: bitnet_decode outputs embeddings (final-norm hidden states,
+                             n_embd floats) instead of logits. Default 0. */
+    int pooling_type;   /**< A bitnet_pooling_type, for embeddings. Default BITNET_POOLING_NONE. */
+    int embd_normalize; /**< 1: L2-normalise every embedding. Default 0. */
 } bitnet_context_params;
+
+/** How bitnet_decode pools the embeddings of a sequence (context parameter pooling_type). */
+typedef enum bitnet_pooling_type {
+    BITNET_POOLING_NONE = 0, /**< One embedding per token that asks for output. */
+    BITNET_POOLING_MEAN = 1, /**< Per sequence: the mean over its tokens in the batch. */
+    BITNET_POOLING_LAST = 2  /**< Per sequence: its last token in the batch. */
+} bitnet_pooling_type;
 
 /** Default context parameters. Never fails; thread-safe. */
 BITNET_API bitnet_context_params bitnet_context_default_params(void);
@@ -331,7 +345,8 @@ BITNET_API bitnet_context_params bitnet_context_default_params(void);
  * Creates an inference context (KV cache of n_ctx tokens, scratch buffers, worker threads) for
  * a model. The context holds a reference to the model.
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/out, n_ctx above 1<<24, negative
- *         n_threads or above 1024, bad kv_type); BITNET_ERR_OUT_OF_MEMORY.
+ *         n_threads or above 1024, bad kv_type, n_seq_max 0 or above n_ctx or 4096, bad
+ *         pooling_type); BITNET_ERR_OUT_OF_MEMORY.
  */
 BITNET_API bitnet_status bitnet_context_new(bitnet_model *model,
                                             const bitnet_context_params *params,
@@ -347,12 +362,12 @@ BITNET_API bitnet_status bitnet_context_get_model(const bitnet_context *ctx, bit
 /** Frees a context (and its model reference). NULL is a no-op. */
 BITNET_API void bitnet_context_free(bitnet_context *ctx);
 
-/** Empties the KV cache (n_past becomes 0) and clears the abort flag. */
+/** Empties the KV cache of every sequence (n_past becomes 0) and clears the abort flag. */
 BITNET_API bitnet_status bitnet_context_reset(bitnet_context *ctx);
 
 /** KV cache capacity in tokens. 0 if NULL. */
 BITNET_API uint32_t bitnet_context_n_ctx(const bitnet_context *ctx);
-/** Number of tokens currently in the KV cache (the position of the next token). 0 if NULL. */
+/** Number of tokens of sequence 0 in the KV cache (the position of its next token). 0 if NULL. */
 BITNET_API uint32_t bitnet_context_n_past(const bitnet_context *ctx);
 /** Number of worker threads the context uses. 0 if NULL. */
 BITNET_API int32_t bitnet_context_n_threads(const bitnet_context *ctx);
@@ -398,6 +413,139 @@ BITNET_API const float *bitnet_get_logits(bitnet_context *ctx, int32_t i);
 
 /** Number of logit rows available from the last bitnet_eval (0, 1 or n_tokens). */
 BITNET_API int32_t bitnet_n_logits(const bitnet_context *ctx);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Batched decoding of several sequences, KV cache edits, state, embeddings                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * A batch of tokens for bitnet_decode (as llama.cpp's llama_batch, one sequence per token):
+ * token i is at position pos[i] of sequence seq_id[i], and logits[i] != 0 asks for its output
+ * (logits, or an embedding when the context outputs embeddings). Make one with bitnet_batch_init
+ * and fill it with bitnet_batch_add (or write the arrays directly, i < capacity, and set
+ * n_tokens). The arrays belong to the batch; free them with bitnet_batch_free.
+ */
+typedef struct bitnet_batch {
+    int32_t n_tokens;     /**< Tokens in the batch (0 <= n_tokens <= capacity). */
+    int32_t capacity;     /**< Length of each array. */
+    bitnet_token *token;  /**< Token ids. */
+    int32_t *pos;         /**< Position of each token in its sequence (0-based). */
+    int32_t *seq_id;      /**< Sequence of each token, in [0, n_seq_max). */
+    int8_t *logits;       /**< Non-zero: compute this token's output. */
+} bitnet_batch;
+
+/**
+ * Allocates the arrays of a batch of up to `capacity` tokens (n_tokens = 0). On failure *batch
+ * is zeroed. Thread-safe.
+ * @param capacity  tokens the batch can hold, 1 .. 1<<24.
+ * @param batch     receives the batch; release with bitnet_batch_free.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL batch, capacity out of range);
+ *         BITNET_ERR_OUT_OF_MEMORY.
+ */
+BITNET_API bitnet_status bitnet_batch_init(int32_t capacity, bitnet_batch *batch);
+/** Frees the arrays of a batch and zeroes it. NULL or a zeroed batch is a no-op. */
+BITNET_API void bitnet_batch_free(bitnet_batch *batch);
+/** Sets n_tokens to 0 (the arrays stay). NULL is a no-op. */
+BITNET_API void bitnet_batch_clear(bitnet_batch *batch);
+/**
+ * Appends one token to a batch.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL batch or arrays, batch full).
+ */
+BITNET_API bitnet_status bitnet_batch_add(bitnet_batch *batch, bitnet_token token, int32_t pos,
+                                          int32_t seq_id, int logits);
+
+/**
+ * Runs the forward pass over a batch of tokens of one or more sequences: every BitLinear
+ * projection of the batch is one ternary x int8 matrix product (the weights are read once for
+ * all tokens), attention runs per token over the keys of its own sequence only. Each sequence's
+ * tokens must continue it: the first at bitnet_kv_seq_pos_max(seq) + 1, the next ones at
+ * consecutive positions (they may be interleaved with other sequences' tokens). A sequence
+ * decoded in a batch gets bit-identical logits to the same tokens decoded alone (the ternary
+ * products are exact integers; every float step is computed per token in the same order).
+ * Outputs are read with bitnet_get_logits_ith / bitnet_get_embeddings_ith / _seq; output row j
+ * is also bitnet_get_logits(ctx, j), rows in batch order.
+ * @param ctx    the context (not used concurrently).
+ * @param batch  1 .. capacity tokens; ids in [0, n_vocab), seq_id in [0, n_seq_max).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL arguments, empty batch, bad id, sequence
+ *         or position; nothing is evaluated); BITNET_ERR_CONTEXT_FULL (a sequence would exceed
+ *         n_ctx / n_seq_max positions; nothing is evaluated); BITNET_ERR_ABORTED (the tokens of
+ *         the micro-batches evaluated so far stay in the cache; outputs are invalid).
+ * Source: llama.cpp's llama_decode / llama_batch (multi-sequence batches), with one KV stream
+ * per sequence (its non-unified KV cache).
+ */
+BITNET_API bitnet_status bitnet_decode(bitnet_context *ctx, const bitnet_batch *batch);
+
+/**
+ * Logits (n_vocab floats) of token i of the last bitnet_decode batch, or of the last output row
+ * when i < 0. Owned by the context; valid until the next decode/eval/generate/reset/free. NULL if
+ * token i asked for no output, i is out of range, the context outputs embeddings, or ctx is NULL.
+ */
+BITNET_API const float *bitnet_get_logits_ith(bitnet_context *ctx, int32_t i);
+
+/**
+ * Embedding (n_embd floats: the final RMSNorm output, optionally L2-normalised) of token i of
+ * the last batch (i < 0: the last output row), for a context with embeddings = 1 and pooling
+ * BITNET_POOLING_NONE. Owned by the context, valid as bitnet_get_logits_ith. NULL otherwise.
+ */
+BITNET_API const float *bitnet_get_embeddings_ith(bitnet_context *ctx, int32_t i);
+/**
+ * Pooled embedding (n_embd floats) of sequence seq_id over its tokens in the last batch, for a
+ * context with embeddings = 1 and pooling MEAN or LAST. Owned by the context, valid as above.
+ * NULL if the sequence had no token in the batch, for another pooling, or NULL ctx.
+ */
+BITNET_API const float *bitnet_get_embeddings_seq(bitnet_context *ctx, int32_t seq_id);
+
+/**
+ * Removes positions [p0, p1) of a sequence from the KV cache (p1 < 0: to the end; seq_id < 0:
+ * every sequence). Only a suffix can be removed (what prompt-prefix reuse needs): a range ending
+ * before the sequence does would leave a hole.
+ * @return BITNET_OK (also when nothing of the range is cached); BITNET_ERR_INVALID_ARGUMENT
+ *         (NULL ctx, seq_id >= n_seq_max); BITNET_ERR_UNSUPPORTED (a range inside the sequence).
+ */
+BITNET_API bitnet_status bitnet_kv_seq_rm(bitnet_context *ctx, int32_t seq_id, int32_t p0,
+                                          int32_t p1);
+/**
+ * Copies positions [p0, p1) (p1 < 0: to the end) of sequence src into sequence dst at the same
+ * positions, and makes dst end there (e.g. to share a prompt prefix). p0 must not be past the
+ * end of dst.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx, ids out of range);
+ *         BITNET_ERR_UNSUPPORTED (p0 beyond the end of dst).
+ */
+BITNET_API bitnet_status bitnet_kv_seq_cp(bitnet_context *ctx, int32_t src, int32_t dst,
+                                          int32_t p0, int32_t p1);
+/** Empties every sequence but seq_id. @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT. */
+BITNET_API bitnet_status bitnet_kv_seq_keep(bitnet_context *ctx, int32_t seq_id);
+/** Largest position of a sequence in the cache, -1 if it is empty or the arguments are bad. */
+BITNET_API int32_t bitnet_kv_seq_pos_max(const bitnet_context *ctx, int32_t seq_id);
+/** Sequences the context holds (its n_seq_max). 0 if NULL. */
+BITNET_API uint32_t bitnet_context_n_seq_max(const bitnet_context *ctx);
+
+/**
+ * Bytes bitnet_state_save needs for the context's current KV cache (header, sequence lengths
+ * and the used cells of every layer). 0 if NULL.
+ */
+BITNET_API size_t bitnet_state_size(const bitnet_context *ctx);
+/**
+ * Writes the KV cache state into a caller buffer.
+ * @param n_written  receives the size needed (also when the buffer is too small); may be NULL.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL ctx, NULL buf with size > 0);
+ *         BITNET_ERR_BUFFER_TOO_SMALL.
+ */
+BITNET_API bitnet_status bitnet_state_save(const bitnet_context *ctx, void *buf, size_t buf_size,
+                                           size_t *n_written);
+/**
+ * Restores a KV cache state written by bitnet_state_save of a context with the same model
+ * shape, n_ctx, n_seq_max and kv_type. The logits of the last decode are not part of the state.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL arguments); BITNET_ERR_BAD_FORMAT (not a
+ *         state, another shape, truncated; the cache is left empty).
+ */
+BITNET_API bitnet_status bitnet_state_load(bitnet_context *ctx, const void *buf, size_t size);
+/**
+ * bitnet_state_save to a file (created or truncated) / bitnet_state_load from a file.
+ * @return as the buffer forms, plus BITNET_ERR_IO (cannot open, write or read the file).
+ */
+BITNET_API bitnet_status bitnet_state_save_file(const bitnet_context *ctx, const char *path);
+BITNET_API bitnet_status bitnet_state_load_file(bitnet_context *ctx, const char *path);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Sampling                                                                                    */

@@ -7,6 +7,7 @@
 #include <string>
 #include <system_error>
 
+#include "api_internal.h"
 #include "bitnet.h"
 #include "common/error.h"
 #include "model/context.h"
@@ -18,83 +19,9 @@
 #define BITNET_VERSION_STRING "0.0.0"
 #endif
 
-struct bitnet_model {
-    std::shared_ptr<const bitnet::Model> impl;
-};
-struct bitnet_context {
-    std::unique_ptr<bitnet::Context> impl;
-    uint64_t seed = 0;             // bitnet_context_params.seed
-    uint64_t generate_calls = 0;   // for BITNET_SEED_DEFAULT
-};
-struct bitnet_sampler {
-    std::unique_ptr<bitnet::Sampler> impl;
-};
+using namespace bitnet::api;
 
 namespace {
-
-thread_local std::string g_last_error;
-
-bitnet_status set_error(bitnet_status s, const std::string &msg) {
-    g_last_error = msg;
-    return s;
-}
-
-// Runs f, mapping every exception to a status and message.
-template <class F>
-bitnet_status guarded(F &&f) {
-    g_last_error.clear();
-    try {
-        return f();
-    } catch (const bitnet::Error &e) {
-        return set_error(e.status(), e.what());
-    } catch (const std::bad_alloc &) {
-        return set_error(BITNET_ERR_OUT_OF_MEMORY, "out of memory");
-    } catch (const std::length_error &e) {
-        return set_error(BITNET_ERR_OUT_OF_MEMORY, std::string("allocation too large: ") + e.what());
-    } catch (const std::system_error &e) {
-        // std::thread reports EAGAIN when no thread (or no memory for its stack) can be had:
-        // a resource failure, not a bug.
-        if (e.code() == std::errc::resource_unavailable_try_again ||
-            e.code() == std::errc::not_enough_memory) {
-            return set_error(BITNET_ERR_OUT_OF_MEMORY,
-                             std::string("out of resources (cannot start a thread): ") + e.what());
-        }
-        return set_error(BITNET_ERR_INTERNAL, std::string("internal error: ") + e.what());
-    } catch (const std::exception &e) {
-        return set_error(BITNET_ERR_INTERNAL, std::string("internal error: ") + e.what());
-    } catch (...) {
-        return set_error(BITNET_ERR_INTERNAL, "internal error: unknown exception");
-    }
-}
-
-bitnet_status invalid(const std::string &msg) { return set_error(BITNET_ERR_INVALID_ARGUMENT, msg); }
-
-// Copies bytes into a caller buffer, reporting the size needed.
-bitnet_status copy_out(const std::string &s, char *buf, size_t buf_size, size_t *n_out,
-                       bool nul_terminate) {
-    const size_t need = s.size() + (nul_terminate ? 1 : 0);
-    if (n_out) *n_out = need;
-    if (buf_size < need || (!buf && need > 0)) {
-        return set_error(BITNET_ERR_BUFFER_TOO_SMALL, "buffer of " + std::to_string(buf_size) +
-                                                          " bytes is too small; " +
-                                                          std::to_string(need) + " needed");
-    }
-    if (!s.empty()) std::memcpy(buf, s.data(), s.size());
-    if (nul_terminate) buf[s.size()] = '\0';
-    return BITNET_OK;
-}
-
-// Reads a params struct of a possibly older/smaller layout: fields beyond its size keep
-// their defaults.
-template <class T>
-bool read_params(const T *in, T &out, const T &defaults) {
-    out = defaults;
-    if (!in) return true;
-    if (in->size < sizeof(size_t) || in->size > sizeof(T)) return false;
-    std::memcpy(static_cast<void *>(&out), in, in->size);
-    out.size = sizeof(T);
-    return true;
-}
 
 bitnet::SamplingParams to_internal(const bitnet_sampling_params &p) {
     bitnet::SamplingParams s;
@@ -328,6 +255,10 @@ bitnet_context_params bitnet_context_default_params(void) {
     p.n_batch = 0;
     p.seed = 0;
     p.kv_type = BITNET_KV_F16;
+    p.n_seq_max = 1;
+    p.embeddings = 0;
+    p.pooling_type = BITNET_POOLING_NONE;
+    p.embd_normalize = 0;
     return p;
 }
 
@@ -352,7 +283,19 @@ bitnet_status bitnet_context_new(bitnet_model *model, const bitnet_context_param
         if (p.kv_type != BITNET_KV_F16 && p.kv_type != BITNET_KV_F32) {
             return invalid("bitnet_context_new: unknown kv_type " + std::to_string(p.kv_type));
         }
+        if (p.n_seq_max < 1 || p.n_seq_max > 4096) {
+            return invalid("bitnet_context_new: n_seq_max " + std::to_string(p.n_seq_max) +
+                           " must be in [1, 4096]");
+        }
+        if (p.pooling_type < BITNET_POOLING_NONE || p.pooling_type > BITNET_POOLING_LAST) {
+            return invalid("bitnet_context_new: unknown pooling_type " +
+                           std::to_string(p.pooling_type));
+        }
         bitnet::ContextOptions opt;
+        opt.n_seq_max = p.n_seq_max;
+        opt.embeddings = p.embeddings != 0;
+        opt.pooling = p.pooling_type;
+        opt.embd_normalize = p.embd_normalize != 0;
         opt.n_ctx = p.n_ctx;
         opt.n_threads = p.n_threads;
         opt.n_batch = p.n_batch;

@@ -67,6 +67,16 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     n_batch_ = opt.n_batch > 0 ? opt.n_batch : 512;
     n_batch_ = (int32_t)std::min<uint32_t>((uint32_t)n_batch_, n_ctx_);
     kv_f32_ = opt.kv_f32;
+    embeddings_ = opt.embeddings;
+    pooling_ = (Pooling)opt.pooling;
+    embd_normalize_ = opt.embd_normalize;
+    const uint32_t n_seq = std::max<uint32_t>(opt.n_seq_max, 1);
+    if (n_seq > n_ctx_) {
+        fail(BITNET_ERR_INVALID_ARGUMENT, "n_seq_max " + std::to_string(n_seq) +
+                                              " is larger than n_ctx " + std::to_string(n_ctx_));
+    }
+    // Each sequence gets n_ctx / n_seq_max cells (llama.cpp's -c / --parallel split).
+    n_ctx_ -= n_ctx_ % n_seq;
 
     // Size check before allocating anything: n_ctx and n_threads are user input, and
     // std::vector zero-fills (touches) every page it allocates, so an allocation the machine
@@ -94,16 +104,8 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
                      std::to_string((uint64_t)(limit / (1 << 20))) + " MiB)");
         }
     }
-    const size_t kv_elems = (size_t)n_ctx_ * (size_t)hp.kv_dim();
-    for (int il = 0; il < hp.n_layer; ++il) {
-        if (kv_f32_) {
-            k_f32_.emplace_back(kv_elems);
-            v_f32_.emplace_back(kv_elems);
-        } else {
-            k_f16_.emplace_back(kv_elems);
-            v_f16_.emplace_back(kv_elems);
-        }
-    }
+    kv_ = std::make_unique<KvCache>(hp.n_layer, hp.n_head_kv, hp.head_dim, n_ctx_ / n_seq, n_seq,
+                                    kv_f32_);
 
     const size_t nb = (size_t)n_batch_, d = (size_t)hp.n_embd, kv = (size_t)hp.kv_dim(),
                  ff = (size_t)hp.n_ff;
@@ -131,8 +133,10 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
 Context::~Context() = default;
 
 void Context::reset() {
-    n_past_ = 0;
+    kv_->clear();
     n_logits_ = 0;
+    std::fill(out_row_.begin(), out_row_.end(), -1);
+    std::fill(embd_seq_set_.begin(), embd_seq_set_.end(), 0);
 }
 
 const float *Context::logits(int32_t i) const {
@@ -141,42 +145,159 @@ const float *Context::logits(int32_t i) const {
     return logits_.data() + (size_t)i * (size_t)model_->hparams().n_vocab;
 }
 
+const float *Context::logits_ith(int32_t i) const {
+    if (i < 0) return logits(-1);
+    if ((size_t)i >= out_row_.size() || out_row_[(size_t)i] < 0 || embeddings_) return nullptr;
+    return logits(out_row_[(size_t)i]);
+}
+
+const float *Context::embeddings_ith(int32_t i) const {
+    if (!embeddings_ || pooling_ != Pooling::None) return nullptr;
+    if (i < 0) i += n_logits_;  // rows in batch order: the last row is the last output
+    else if ((size_t)i < out_row_.size()) i = out_row_[(size_t)i];
+    else return nullptr;
+    if (i < 0 || i >= n_logits_) return nullptr;
+    return embd_.data() + (size_t)i * (size_t)model_->hparams().n_embd;
+}
+
+const float *Context::embeddings_seq(int32_t s) const {
+    if (!embeddings_ || pooling_ == Pooling::None || s < 0 || (size_t)s >= embd_seq_set_.size() ||
+        !embd_seq_set_[(size_t)s]) {
+        return nullptr;
+    }
+    return embd_seq_.data() + (size_t)s * (size_t)model_->hparams().n_embd;
+}
+
 void Context::eval(const int32_t *tokens, size_t n_tokens, LogitsMode mode) {
-    const HParams &hp = model_->hparams();
     n_logits_ = 0;
     if (n_tokens == 0) fail(BITNET_ERR_INVALID_ARGUMENT, "eval: no tokens");
     // Before reading any token: n_tokens may be far larger than the caller's array. Written so
-    // that it cannot overflow (n_past_ <= n_ctx_).
-    if (n_tokens > (size_t)(n_ctx_ - n_past_)) {
+    // that it cannot overflow (n_past <= n_ctx per sequence).
+    const uint32_t past = n_past(), cap = kv_->n_ctx_seq();
+    if (n_tokens > (size_t)(cap - past)) {
         fail(BITNET_ERR_CONTEXT_FULL, "eval: " + std::to_string(n_tokens) +
-                                          " tokens do not fit: " + std::to_string(n_past_) +
-                                          " of " + std::to_string(n_ctx_) +
-                                          " context positions are used");
+                                          " tokens do not fit: " + std::to_string(past) + " of " +
+                                          std::to_string(cap) + " context positions are used");
     }
+    std::vector<int32_t> pos(n_tokens), seq(n_tokens, 0);
+    std::vector<int8_t> out(n_tokens, 0);
     for (size_t i = 0; i < n_tokens; ++i) {
-        if (tokens[i] < 0 || tokens[i] >= hp.n_vocab) {
-            fail(BITNET_ERR_INVALID_ARGUMENT, "eval: token " + std::to_string(i) + " has id " +
-                                                  std::to_string(tokens[i]) +
+        pos[i] = (int32_t)(past + i);
+        out[i] = mode == LogitsMode::All || (mode == LogitsMode::Last && i + 1 == n_tokens);
+    }
+    decode(BatchView{tokens, pos.data(), seq.data(), out.data(), (int32_t)n_tokens});
+}
+
+void Context::check_batch(const BatchView &b) const {
+    const HParams &hp = model_->hparams();
+    if (b.n <= 0) fail(BITNET_ERR_INVALID_ARGUMENT, "decode: the batch has no tokens");
+    std::vector<uint32_t> next(kv_->n_seq());
+    for (uint32_t s = 0; s < kv_->n_seq(); ++s) next[s] = kv_->seq_len(s);
+    for (int32_t i = 0; i < b.n; ++i) {
+        const std::string at = "decode: batch token " + std::to_string(i);
+        if (b.token[i] < 0 || b.token[i] >= hp.n_vocab) {
+            fail(BITNET_ERR_INVALID_ARGUMENT, at + " has id " + std::to_string(b.token[i]) +
                                                   ", outside the vocabulary [0, " +
                                                   std::to_string(hp.n_vocab) + ")");
         }
+        const int32_t s = b.seq[i];
+        if (s < 0 || (uint32_t)s >= kv_->n_seq()) {
+            fail(BITNET_ERR_INVALID_ARGUMENT, at + " has sequence id " + std::to_string(s) +
+                                                  ", outside [0, n_seq_max = " +
+                                                  std::to_string(kv_->n_seq()) + ")");
+        }
+        if (b.pos[i] != (int32_t)next[(size_t)s]) {
+            fail(BITNET_ERR_INVALID_ARGUMENT,
+                 at + " has position " + std::to_string(b.pos[i]) + " but sequence " +
+                     std::to_string(s) + " continues at position " +
+                     std::to_string(next[(size_t)s]) + " (positions must continue the sequence)");
+        }
+        if (++next[(size_t)s] > kv_->n_ctx_seq()) {
+            fail(BITNET_ERR_CONTEXT_FULL, at + ": sequence " + std::to_string(s) +
+                                              " would exceed its " +
+                                              std::to_string(kv_->n_ctx_seq()) + " positions");
+        }
     }
-    const size_t nv = (size_t)hp.n_vocab;
-    if (mode == LogitsMode::All) {
-        logits_.resize(n_tokens * nv);
-    } else if (mode == LogitsMode::Last) {
-        logits_.resize(nv);
+}
+
+void Context::decode(const BatchView &b) {
+    const HParams &hp = model_->hparams();
+    n_logits_ = 0;
+    check_batch(b);
+    // Which tokens produce an output row: the flagged ones, or every token for pooled embeddings.
+    const bool all_rows = embeddings_ && pooling_ != Pooling::None;
+    out_row_.assign((size_t)b.n, -1);
+    int32_t n_out = 0;
+    for (int32_t i = 0; i < b.n; ++i) {
+        if (all_rows || b.output[i]) out_row_[(size_t)i] = n_out++;
     }
-    for (size_t done = 0; done < n_tokens;) {
-        const size_t n = std::min(n_tokens - done, (size_t)n_batch_);
-        const bool last_chunk = done + n == n_tokens;
-        const bool want = mode == LogitsMode::All || (mode == LogitsMode::Last && last_chunk);
-        float *out = mode == LogitsMode::All ? logits_.data() + done * nv : logits_.data();
-        forward_chunk(tokens + done, (int64_t)n, want, mode == LogitsMode::All, out);
-        n_past_ += (uint32_t)n;
+    const size_t row_len = embeddings_ ? (size_t)hp.n_embd : (size_t)hp.n_vocab;
+    float *rows = nullptr;
+    if (embeddings_) {
+        embd_.resize((size_t)n_out * row_len);
+        rows = embd_.data();
+    } else {
+        logits_.resize((size_t)n_out * row_len);
+        rows = logits_.data();
+    }
+    std::vector<int64_t> out_tok;
+    for (int32_t done = 0; done < b.n;) {
+        const int32_t n = std::min(b.n - done, n_batch_);
+        out_tok.clear();
+        for (int32_t t = 0; t < n; ++t) {
+            if (out_row_[(size_t)(done + t)] >= 0) out_tok.push_back(t);
+        }
+        float *out = out_tok.empty() ? nullptr
+                                     : rows + (size_t)out_row_[(size_t)(done + out_tok[0])] * row_len;
+        forward_chunk(b.token + done, b.pos + done, b.seq + done, n, out_tok.data(),
+                      (int64_t)out_tok.size(), out);
+        for (int32_t t = 0; t < n; ++t) {
+            const int32_t s = b.seq[done + t];
+            kv_->set_seq_len((uint32_t)s, (uint32_t)b.pos[done + t] + 1);
+        }
         done += n;
     }
-    n_logits_ = mode == LogitsMode::All ? (int32_t)n_tokens : mode == LogitsMode::Last ? 1 : 0;
+    n_logits_ = n_out;
+    if (embeddings_) pool_embeddings(b);
+}
+
+// Pooled embeddings per sequence of the batch (mean or last token), then the optional L2
+// normalisation, of each output row (Pooling::None) or each pooled vector.
+void Context::pool_embeddings(const BatchView &b) {
+    const size_t d = (size_t)model_->hparams().n_embd;
+    auto normalize = [&](float *v) {
+        if (!embd_normalize_) return;
+        double ss = 0.0;
+        for (size_t i = 0; i < d; ++i) ss += (double)v[i] * v[i];
+        const float inv = ss > 0.0 ? (float)(1.0 / std::sqrt(ss)) : 0.0f;
+        for (size_t i = 0; i < d; ++i) v[i] *= inv;
+    };
+    if (pooling_ == Pooling::None) {
+        for (int32_t r = 0; r < n_logits_; ++r) normalize(embd_.data() + (size_t)r * d);
+        return;
+    }
+    const size_t n_seq = kv_->n_seq();
+    std::vector<double> sum(n_seq * d, 0.0);
+    std::vector<int32_t> count(n_seq, 0), last(n_seq, -1);
+    for (int32_t i = 0; i < b.n; ++i) {
+        const size_t s = (size_t)b.seq[i];
+        const float *e = embd_.data() + (size_t)out_row_[(size_t)i] * d;
+        for (size_t j = 0; j < d; ++j) sum[s * d + j] += e[j];
+        ++count[s];
+        last[s] = out_row_[(size_t)i];
+    }
+    embd_seq_.assign(n_seq * d, 0.0f);
+    embd_seq_set_.assign(n_seq, 0);
+    for (size_t s = 0; s < n_seq; ++s) {
+        if (!count[s]) continue;
+        float *dst = embd_seq_.data() + s * d;
+        for (size_t j = 0; j < d; ++j) {
+            dst[j] = pooling_ == Pooling::Mean ? (float)(sum[s * d + j] / count[s])
+                                               : embd_[(size_t)last[s] * d + j];
+        }
+        normalize(dst);
+        embd_seq_set_[s] = 1;
+    }
 }
 
 void Context::quantize_rows(const float *x, int64_t n_tok, int64_t k) {
@@ -267,53 +388,52 @@ void Context::bitlinear_pair(const Matrix &w1, const Matrix &w2, const float *x,
 // KV cache layout per layer: [n_head_kv][n_ctx][head_dim], so that the keys (and values) of
 // one KV head are contiguous rows and the scores of the query heads sharing it (GQA) are one
 // small matrix product.
-void Context::attention(int il, int64_t n_tok, int64_t pos0) {
+void Context::attention(int il, int64_t n_tok, const int32_t *pos, const int32_t *seq) {
     const HParams &hp = model_->hparams();
     const kernels::KernelTable &kt = kernels::active();
     const int64_t hd = hp.head_dim, kvd = hp.kv_dim(), d = hp.n_embd, n_kv = hp.n_head_kv;
     const int64_t group = hp.n_head / hp.n_head_kv;
     const float kq_scale = 1.0f / std::sqrt((float)hd);
-    const size_t head_stride = (size_t)n_ctx_ * (size_t)hd;
+    KvCache &kv = *kv_;
 
-    // Append this chunk's keys and values to the cache.
+    // Append this chunk's keys and values to the cache: cell pos of each token's sequence.
     for (int64_t t = 0; t < n_tok; ++t) {
+        const uint32_t s = (uint32_t)seq[t];
+        const size_t cell = (size_t)pos[t] * (size_t)hd;
         for (int64_t g = 0; g < n_kv; ++g) {
-            const size_t dst = g * head_stride + (size_t)(pos0 + t) * hd;
             const float *ks = k_.data() + t * kvd + g * hd, *vs = v_.data() + t * kvd + g * hd;
             if (kv_f32_) {
-                std::memcpy(k_f32_[il].data() + dst, ks, (size_t)hd * sizeof(float));
-                std::memcpy(v_f32_[il].data() + dst, vs, (size_t)hd * sizeof(float));
+                std::memcpy(kv.k_f32(il, s, g) + cell, ks, (size_t)hd * sizeof(float));
+                std::memcpy(kv.v_f32(il, s, g) + cell, vs, (size_t)hd * sizeof(float));
             } else {
-                kt.f32_to_f16(ks, k_f16_[il].data() + dst, hd);
-                kt.f32_to_f16(vs, v_f16_[il].data() + dst, hd);
+                kt.f32_to_f16(ks, kv.k_f16(il, s, g) + cell, hd);
+                kt.f32_to_f16(vs, kv.v_f16(il, s, g) + cell, hd);
             }
         }
     }
 
-    // One work item = (token, KV head): the `group` query heads sharing that KV head.
+    // One work item = (token, KV head): the `group` query heads sharing that KV head, over the
+    // keys of the token's own sequence (other sequences are never visible).
     const int64_t n_work = n_tok * n_kv;
     auto job = [&](int ith, int nth) {
         float *sc = scores_.data() + (size_t)ith * group * n_ctx_;
         for (int64_t w = ith; w < n_work; w += nth) {
             const int64_t t = w / n_kv, g = w % n_kv;
-            const int64_t n_keys = pos0 + t + 1;  // causal: keys at positions <= pos
+            const uint32_t s = (uint32_t)seq[t];
+            const int64_t n_keys = (int64_t)pos[t] + 1;  // causal: keys at positions <= pos
             const float *q = q_.data() + t * d + g * group * hd;  // `group` rows of hd
             if (kv_f32_) {
-                kt.f32_gemm(k_f32_[il].data() + g * head_stride, hd, n_keys, q, group, sc,
-                            n_ctx_);
+                kt.f32_gemm(kv.k_f32(il, s, g), hd, n_keys, q, group, sc, n_ctx_);
             } else {
-                kt.f16_gemm(k_f16_[il].data() + g * head_stride, hd, n_keys, q, group, sc,
-                            n_ctx_);
+                kt.f16_gemm(kv.k_f16(il, s, g), hd, n_keys, q, group, sc, n_ctx_);
             }
             // softmax(scores / sqrt(hd)) per query head
             for (int64_t h = 0; h < group; ++h) kt.softmax(sc + h * n_ctx_, n_keys, kq_scale);
             float *out = att_.data() + t * d + g * group * hd;
             if (kv_f32_) {
-                kt.f32_wsum(v_f32_[il].data() + g * head_stride, hd, n_keys, sc, group, n_ctx_,
-                            out, hd);
+                kt.f32_wsum(kv.v_f32(il, s, g), hd, n_keys, sc, group, n_ctx_, out, hd);
             } else {
-                kt.f16_wsum(v_f16_[il].data() + g * head_stride, hd, n_keys, sc, group, n_ctx_,
-                            out, hd);
+                kt.f16_wsum(kv.v_f16(il, s, g), hd, n_keys, sc, group, n_ctx_, out, hd);
             }
         }
     };
@@ -372,12 +492,14 @@ void Context::lm_head(const float *z, int64_t n_tok, float *logits) {
     pool_->run(rescore);
 }
 
-void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logits,
-                            bool all_logits, float *logits_out) {
+// Forward pass over n_tok tokens (token t at position pos[t] of sequence seq[t]); writes the
+// output rows of the n_out tokens out_tok[] (indices into this chunk, ascending) to out:
+// logits, or final-norm hidden states when the context outputs embeddings.
+void Context::forward_chunk(const int32_t *tokens, const int32_t *pos, const int32_t *seq,
+                            int64_t n_tok, const int64_t *out_tok, int64_t n_out, float *out) {
     const Model &m = *model_;
     const HParams &hp = m.hparams();
     const int64_t d = hp.n_embd, kvd = hp.kv_dim(), ff = hp.n_ff, hd = hp.head_dim;
-    const int64_t pos0 = n_past_;
     const int64_t half = hp.n_rot / 2;
 
     for (int64_t t = 0; t < n_tok; ++t) m.embed(tokens[t], x_.data() + t * d);
@@ -386,7 +508,7 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
     for (int64_t t = 0; t < n_tok; ++t) {
         for (int64_t i = 0; i < half; ++i) {
             const double theta =
-                (double)(pos0 + t) * std::pow((double)hp.rope_base, -2.0 * (double)i / hp.n_rot);
+                (double)pos[t] * std::pow((double)hp.rope_base, -2.0 * (double)i / hp.n_rot);
             rope_cos_[t * half + i] = (float)std::cos(theta);
             rope_sin_[t * half + i] = (float)std::sin(theta);
         }
@@ -438,7 +560,7 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
             rope(q_.data() + t * d, hp.n_head, t);
             rope(k_.data() + t * kvd, hp.n_head_kv, t);
         });
-        attention(il, n_tok, pos0);
+        attention(il, n_tok, pos, seq);
         for_each_token([&](int64_t t) {
             rms_norm(att_.data() + t * d, L.attn_sub_norm, d, o_.data() + t * d);
         });
@@ -461,13 +583,12 @@ void Context::forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logi
             [&](int64_t t) { add_in_place(x_.data() + t * d, tmp_.data() + t * d, d); });
     }
 
-    if (!want_logits) return;
-    const int64_t first = all_logits ? 0 : n_tok - 1;
-    const int64_t n_out = n_tok - first;
-    for (int64_t t = first; t < n_tok; ++t) {
-        rms_norm(x_.data() + t * d, m.output_norm(), d, a_.data() + (t - first) * d);
+    if (n_out == 0) return;
+    float *normed = embeddings_ ? out : a_.data();
+    for (int64_t i = 0; i < n_out; ++i) {
+        rms_norm(x_.data() + out_tok[i] * d, m.output_norm(), d, normed + i * d);
     }
-    lm_head(a_.data(), n_out, logits_out);
+    if (!embeddings_) lm_head(a_.data(), n_out, out);
 }
 
 }  // namespace bitnet

@@ -1,5 +1,6 @@
-// Inference state for one sequence: KV cache, scratch buffers, worker threads, logits.
-// One thread at a time (see bitnet.h); abort() may be called from any thread.
+// Inference state: KV cache for up to n_seq_max sequences, scratch buffers, one worker pool,
+// logits/embeddings of the last decode. One thread at a time (see bitnet.h); abort() may be
+// called from any thread.
 #pragma once
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "memory/kv_cache.h"
 #include "model/model.h"
 #include "runtime/threadpool.h"
 
@@ -17,9 +19,25 @@ struct ContextOptions {
     int32_t n_threads = 0;  // 0 = physical cores
     int32_t n_batch = 0;    // 0 = 512
     bool kv_f32 = false;
+    uint32_t n_seq_max = 1;       // sequences the KV cache holds (n_ctx is split between them)
+    bool embeddings = false;      // decode outputs embeddings (final-norm hidden states), no logits
+    int pooling = 0;              // Pooling, for embeddings
+    bool embd_normalize = false;  // L2-normalise each embedding
 };
 
 enum class LogitsMode { None = 0, Last = 1, All = 2 };
+enum class Pooling { None = 0, Mean = 1, Last = 2 };
+
+// A batch of tokens for decode (llama.cpp's llama_batch): token i is at position pos[i] of
+// sequence seq[i]; output[i] != 0 asks for its logits (or embedding). The tokens of each
+// sequence must continue it: the first at the sequence's current length, then consecutive.
+struct BatchView {
+    const int32_t *token = nullptr;
+    const int32_t *pos = nullptr;
+    const int32_t *seq = nullptr;
+    const int8_t *output = nullptr;
+    int32_t n = 0;
+};
 
 class Context {
 public:
@@ -30,7 +48,10 @@ public:
     const Model &model() const { return *model_; }
     const std::shared_ptr<const Model> &shared_model() const { return model_; }
     uint32_t n_ctx() const { return n_ctx_; }
-    uint32_t n_past() const { return n_past_; }
+    uint32_t n_past() const { return kv_->seq_len(0); }  // length of sequence 0
+    uint32_t n_seq_max() const { return kv_->n_seq(); }
+    KvCache &kv() { return *kv_; }
+    const KvCache &kv() const { return *kv_; }
     int32_t n_threads() const { return n_threads_; }
 
     void reset();
@@ -38,36 +59,46 @@ public:
     bool abort_requested() const { return abort_.load(std::memory_order_relaxed); }
     void clear_abort() { abort_.store(false, std::memory_order_relaxed); }
 
-    // Evaluates tokens at positions n_past.. (throws CONTEXT_FULL, INVALID_ARGUMENT, ABORTED).
+    // Evaluates tokens of sequence 0 at positions n_past.. (throws CONTEXT_FULL,
+    // INVALID_ARGUMENT, ABORTED).
     void eval(const int32_t *tokens, size_t n_tokens, LogitsMode mode);
+    // Evaluates a batch of tokens of any sequences (throws CONTEXT_FULL, INVALID_ARGUMENT,
+    // ABORTED). Tokens evaluated before an abort stay in the cache.
+    void decode(const BatchView &batch);
 
     int32_t n_logits() const { return n_logits_; }
-    const float *logits(int32_t i) const;  // i < 0 counts from the end; nullptr if absent
+    const float *logits(int32_t i) const;      // output row i (< 0 from the end); nullptr if absent
+    const float *logits_ith(int32_t i) const;  // of batch token i (< 0: last output)
+    bool embeddings() const { return embeddings_; }
+    const float *embeddings_ith(int32_t i) const;  // Pooling::None: of batch token i
+    const float *embeddings_seq(int32_t s) const;  // Mean/Last: of sequence s in the last batch
 
 private:
-    void forward_chunk(const int32_t *tokens, int64_t n_tok, bool want_logits, bool all_logits,
-                       float *logits_out);
+    void check_batch(const BatchView &b) const;
+    void forward_chunk(const int32_t *tokens, const int32_t *pos, const int32_t *seq,
+                       int64_t n_tok, const int64_t *out_tok, int64_t n_out, float *out);
+    void pool_embeddings(const BatchView &b);
     void bitlinear(const Matrix &w, const float *x, int64_t n_tok, float *y);
     void bitlinear_pair(const Matrix &w1, const Matrix &w2, const float *x, int64_t n_tok,
                         float *y1, float *y2);
     void quantize_rows(const float *x, int64_t n_tok, int64_t k);
     void matmul_i2s(const Matrix &w, int64_t n_tok, float *y);
     void matmul_float(const Matrix &w, const float *x, int64_t n_tok, float *y);
-    void attention(int il, int64_t n_tok, int64_t pos0);
+    void attention(int il, int64_t n_tok, const int32_t *pos, const int32_t *seq);
     void lm_head(const float *z, int64_t n_tok, float *logits);
 
     std::shared_ptr<const Model> model_;
     uint32_t n_ctx_ = 0;
-    uint32_t n_past_ = 0;
     int32_t n_threads_ = 1;
     int32_t n_batch_ = 512;
     bool kv_f32_ = false;
     std::atomic<bool> abort_{false};
     std::unique_ptr<runtime::ThreadPool> pool_;
 
-    // KV cache, per layer [n_ctx][kv_dim] (f32 or f16 bits).
-    std::vector<std::vector<float>> k_f32_, v_f32_;
-    std::vector<std::vector<uint16_t>> k_f16_, v_f16_;
+    bool embeddings_ = false;
+    Pooling pooling_ = Pooling::None;
+    bool embd_normalize_ = false;
+    std::unique_ptr<KvCache> kv_;
 
     // RoPE tables [n_ctx][n_rot/2].
     std::vector<float> rope_cos_, rope_sin_;
@@ -79,7 +110,13 @@ private:
     std::vector<int32_t> qa_sum_;     // per token sum q (unused by signed kernels; kept for stats)
     std::vector<int32_t> dot_;        // integer dot products [n_tok][rows]
     std::vector<float> scores_;       // attention scores [n_threads][n_ctx]
+    // Outputs of the last decode: rows of logits (or embeddings), the row of each batch token
+    // (-1: none), and pooled embeddings per sequence.
     std::vector<float> logits_;
+    std::vector<float> embd_;
+    std::vector<int32_t> out_row_;
+    std::vector<float> embd_seq_;       // [n_seq][n_embd]
+    std::vector<uint8_t> embd_seq_set_; // whether sequence s has a pooled embedding
     int32_t n_logits_ = 0;
 };
 
