@@ -768,6 +768,10 @@ typedef struct bitnet_bench_params {
     int32_t n_gen;        /**< Generated tokens per tg run (tg128: 128); 0 skips tg. */
     int32_t repetitions;  /**< Timed runs of each test; default 5. */
     int32_t warmup;       /**< 1 (default): one untimed run first. */
+    int32_t n_parallel;   /**< 1 (default). > 1: tg decodes n_parallel sequences together, one
+                               token of each per step (bitnet_decode), and reports aggregate
+                               tokens/s (llama-batched-bench's S_TG); pp is not run. Needs a
+                               context with n_seq_max >= n_parallel. */
 } bitnet_bench_params;
 
 /** Results of bitnet_bench: tokens per second over the repetitions. */

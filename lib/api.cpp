@@ -549,6 +549,7 @@ bitnet_bench_params bitnet_bench_default_params(void) {
     p.n_gen = 128;
     p.repetitions = 5;
     p.warmup = 1;
+    p.n_parallel = 1;
     return p;
 }
 
@@ -565,7 +566,12 @@ bitnet_status bitnet_bench(bitnet_context *ctx, const bitnet_bench_params *param
         }
         bitnet::BenchStats st;
         try {
-            bitnet::bench(*ctx->impl, p.n_prompt, p.n_gen, p.repetitions, p.warmup != 0, st);
+            if (p.n_parallel > 1) {
+                bitnet::bench_parallel(*ctx->impl, p.n_gen, p.n_parallel, p.repetitions,
+                                       p.warmup != 0, st);
+            } else {
+                bitnet::bench(*ctx->impl, p.n_prompt, p.n_gen, p.repetitions, p.warmup != 0, st);
+            }
         } catch (const bitnet::Error &e) {
             ctx->impl->reset();
             if (e.status() == BITNET_ERR_ABORTED) ctx->impl->clear_abort();

@@ -155,4 +155,38 @@ void bench(Context &ctx, int32_t n_prompt, int32_t n_gen, int32_t repetitions, b
     ctx.reset();
 }
 
+void bench_parallel(Context &ctx, int32_t n_gen, int32_t n_seq, int32_t repetitions, bool warmup,
+                    BenchStats &out) {
+    if (n_gen < 1 || n_seq < 1 || repetitions < 1) {
+        fail(BITNET_ERR_INVALID_ARGUMENT, "bench: n_gen, n_parallel and repetitions must be >= 1");
+    }
+    if ((uint32_t)n_seq > ctx.n_seq_max() || (uint32_t)n_gen + 1 > ctx.kv().n_ctx_seq()) {
+        fail(BITNET_ERR_CONTEXT_FULL,
+             "bench: " + std::to_string(n_seq) + " sequences of tg" + std::to_string(n_gen) +
+                 " do not fit a context of " + std::to_string(ctx.n_seq_max()) +
+                 " sequences of " + std::to_string(ctx.kv().n_ctx_seq()) + " positions");
+    }
+    std::mt19937 rng(1234);
+    std::uniform_int_distribution<int32_t> dist(0, ctx.model().hparams().n_vocab - 1);
+    std::vector<int32_t> tok((size_t)n_seq), pos((size_t)n_seq), seq((size_t)n_seq);
+    std::vector<int8_t> want((size_t)n_seq, 1);
+    for (int32_t s = 0; s < n_seq; ++s) seq[(size_t)s] = s;
+    out = BenchStats{};
+    const int runs = repetitions + (warmup ? 1 : 0);
+    for (int r = 0; r < runs; ++r) {
+        ctx.reset();
+        const double t0 = now_ms();
+        for (int32_t i = 0; i < n_gen; ++i) {
+            for (int32_t s = 0; s < n_seq; ++s) {
+                tok[(size_t)s] = dist(rng);
+                pos[(size_t)s] = i;
+            }
+            ctx.decode(BatchView{tok.data(), pos.data(), seq.data(), want.data(), n_seq});
+        }
+        const double ms = now_ms() - t0;
+        if (r > 0 || !warmup) out.tg_tps.push_back((double)n_seq * n_gen / (ms / 1000.0));
+    }
+    ctx.reset();
+}
+
 }  // namespace bitnet

@@ -54,4 +54,10 @@ struct BenchStats {
 void bench(Context &ctx, int32_t n_prompt, int32_t n_gen, int32_t repetitions, bool warmup,
            BenchStats &out);
 
+// Aggregate decode speed of n_seq sequences decoded together (llama-batched-bench's S_TG):
+// every step decodes one token of each sequence in one batch; out.tg_tps gets n_seq * n_gen /
+// seconds per timed run. Needs ctx.n_seq_max() >= n_seq and n_gen + 1 positions per sequence.
+void bench_parallel(Context &ctx, int32_t n_gen, int32_t n_seq, int32_t repetitions, bool warmup,
+                    BenchStats &out);
+
 }  // namespace bitnet

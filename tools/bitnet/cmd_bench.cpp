@@ -23,6 +23,7 @@ struct BenchOptions {
     bool no_warmup = false;
     bool roofline = false;
     bool no_repack = false;
+    std::string parallel = "1";
 };
 
 // Resident set size of this process in bytes (/proc/self/status VmRSS), 0 if unknown.
@@ -91,35 +92,45 @@ int run_bench(const BenchOptions &o) {
     struct Row {
         std::string threads, test, mean, median, best;
     };
+    const std::vector<int32_t> parallel = to_ints(o.parallel);
     std::vector<Row> rows;
     for (const int32_t t : thread_counts) {
-        bitnet_context_params cp = bitnet_context_default_params();
-        cp.n_threads = t;
-        cp.kv_type = kv_type_value(o.kv_type);
-        cp.n_ctx = static_cast<uint32_t>(std::max({o.n_prompt, o.n_gen + 1, 1}));
-        ContextPtr ctx = new_context(model.get(), cp, o.model);
+        for (const int32_t np : parallel) {
+            if (np < 1 || np > 4096) throw CLI::ValidationError("--parallel", "1 to 4096 sequences");
+            const int32_t n_prompt = np > 1 ? 0 : o.n_prompt;  // pp is a single-sequence test
+            if (np > 1 && o.n_gen == 0) continue;
+            bitnet_context_params cp = bitnet_context_default_params();
+            cp.n_threads = t;
+            cp.kv_type = kv_type_value(o.kv_type);
+            cp.n_seq_max = static_cast<uint32_t>(np);
+            cp.n_ctx = static_cast<uint32_t>(np) *
+                       static_cast<uint32_t>(std::max({n_prompt, o.n_gen + 1, 1}));
+            ContextPtr ctx = new_context(model.get(), cp, o.model);
 
-        bitnet_bench_params bp = bitnet_bench_default_params();
-        bp.n_prompt = o.n_prompt;
-        bp.n_gen = o.n_gen;
-        bp.repetitions = o.reps;
-        bp.warmup = o.no_warmup ? 0 : 1;
-        bitnet_bench_result r{};
-        r.size = sizeof r;
-        const int32_t n_threads = bitnet_context_n_threads(ctx.get());
-        std::fprintf(stderr, "bench: %d threads, pp%d, tg%d, %d repetitions...\n", n_threads,
-                     o.n_prompt, o.n_gen, o.reps);
-        const bitnet_status st = bitnet_bench(ctx.get(), &bp, &r);
-        if (st != BITNET_OK) fail_status(o.model, st);
-        const std::string th = std::to_string(r.n_threads > 0 ? r.n_threads : n_threads);
-        if (o.n_prompt > 0)
-            rows.push_back({th, "pp" + std::to_string(o.n_prompt),
-                            tps(r.pp_mean) + " ± " + tps(r.pp_stddev), tps(r.pp_median),
-                            tps(r.pp_best)});
-        if (o.n_gen > 0)
-            rows.push_back({th, "tg" + std::to_string(o.n_gen),
-                            tps(r.tg_mean) + " ± " + tps(r.tg_stddev), tps(r.tg_median),
-                            tps(r.tg_best)});
+            bitnet_bench_params bp = bitnet_bench_default_params();
+            bp.n_prompt = n_prompt;
+            bp.n_gen = o.n_gen;
+            bp.repetitions = o.reps;
+            bp.warmup = o.no_warmup ? 0 : 1;
+            bp.n_parallel = np;
+            bitnet_bench_result r{};
+            r.size = sizeof r;
+            const int32_t n_threads = bitnet_context_n_threads(ctx.get());
+            std::fprintf(stderr, "bench: %d threads, pp%d, tg%d x %d sequences, %d repetitions...\n",
+                         n_threads, n_prompt, o.n_gen, np, o.reps);
+            const bitnet_status st = bitnet_bench(ctx.get(), &bp, &r);
+            if (st != BITNET_OK) fail_status(o.model, st);
+            const std::string th = std::to_string(r.n_threads > 0 ? r.n_threads : n_threads);
+            if (n_prompt > 0)
+                rows.push_back({th, "pp" + std::to_string(n_prompt),
+                                tps(r.pp_mean) + " ± " + tps(r.pp_stddev), tps(r.pp_median),
+                                tps(r.pp_best)});
+            if (o.n_gen > 0)
+                rows.push_back({th, "tg" + std::to_string(o.n_gen) +
+                                        (np > 1 ? " x" + std::to_string(np) : ""),
+                                tps(r.tg_mean) + " ± " + tps(r.tg_stddev), tps(r.tg_median),
+                                tps(r.tg_best)});
+        }
     }
 
     // Column widths (the "±" is 2 bytes but one column wide).
@@ -201,6 +212,12 @@ Command add_bench(CLI::App &app) {
         ->capture_default_str();
     add_kv_type_option(sub, o->kv_type);
     add_lm_head_option(sub, o->lm_head);
+    sub->add_option("--parallel,--npl", o->parallel,
+                    "sequences decoded together in the tg test, comma-separated (e.g. 1,2,4,8,16): "
+                    "rows 'tgN xB' give aggregate tokens/s of B sequences (llama-batched-bench)")
+        ->type_name("B,B,...")
+        ->check(IntList())
+        ->capture_default_str();
     sub->add_flag("--no-warmup", o->no_warmup, "skip the untimed warm-up run");
     sub->add_flag("--no-repack", o->no_repack,
                   "keep the I2_S weights in the file's block order (bitnet_model_params.repack = "
