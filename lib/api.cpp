@@ -328,6 +328,7 @@ bitnet_context_params bitnet_context_default_params(void) {
     p.n_batch = 0;
     p.seed = 0;
     p.kv_type = BITNET_KV_F16;
+    p.device = BITNET_DEVICE_CPU;
     return p;
 }
 
@@ -352,7 +353,12 @@ bitnet_status bitnet_context_new(bitnet_model *model, const bitnet_context_param
         if (p.kv_type != BITNET_KV_F16 && p.kv_type != BITNET_KV_F32) {
             return invalid("bitnet_context_new: unknown kv_type " + std::to_string(p.kv_type));
         }
+        if (p.device != BITNET_DEVICE_CPU && p.device != BITNET_DEVICE_CUDA) {
+            return invalid("bitnet_context_new: unknown device " + std::to_string(p.device) +
+                           " (0 = cpu, 1 = cuda)");
+        }
         bitnet::ContextOptions opt;
+        opt.cuda = p.device == BITNET_DEVICE_CUDA;
         opt.n_ctx = p.n_ctx;
         opt.n_threads = p.n_threads;
         opt.n_batch = p.n_batch;

@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/fp16.h"
+#include "cuda/backend.h"
 #include "kernels/kernels.h"
 
 namespace bitnet {
@@ -67,6 +68,12 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     n_batch_ = opt.n_batch > 0 ? opt.n_batch : 512;
     n_batch_ = (int32_t)std::min<uint32_t>((uint32_t)n_batch_, n_ctx_);
     kv_f32_ = opt.kv_f32;
+    if (opt.cuda) {
+        // The GPU holds the KV cache and all scratch: nothing else to allocate here.
+        if (kv_f32_) fail(BITNET_ERR_UNSUPPORTED, "device cuda: the GPU KV cache is F16 only");
+        gpu_ = cuda::Backend::create(*model_, n_ctx_, n_batch_);
+        return;
+    }
 
     // Size check before allocating anything: n_ctx and n_threads are user input, and
     // std::vector zero-fills (touches) every page it allocates, so an allocation the machine
@@ -172,7 +179,12 @@ void Context::eval(const int32_t *tokens, size_t n_tokens, LogitsMode mode) {
         const bool last_chunk = done + n == n_tokens;
         const bool want = mode == LogitsMode::All || (mode == LogitsMode::Last && last_chunk);
         float *out = mode == LogitsMode::All ? logits_.data() + done * nv : logits_.data();
-        forward_chunk(tokens + done, (int64_t)n, want, mode == LogitsMode::All, out);
+        if (gpu_) {
+            if (abort_requested()) fail(BITNET_ERR_ABORTED, "evaluation aborted");
+            gpu_->forward(tokens + done, (int64_t)n, n_past_, want, mode == LogitsMode::All, out);
+        } else {
+            forward_chunk(tokens + done, (int64_t)n, want, mode == LogitsMode::All, out);
+        }
         n_past_ += (uint32_t)n;
         done += n;
     }

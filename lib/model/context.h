@@ -12,11 +12,16 @@
 
 namespace bitnet {
 
+namespace cuda {
+class Backend;
+}
+
 struct ContextOptions {
     uint32_t n_ctx = 0;     // 0 = min(n_ctx_train, 4096)
     int32_t n_threads = 0;  // 0 = physical cores
     int32_t n_batch = 0;    // 0 = 512
     bool kv_f32 = false;
+    bool cuda = false;  // run the forward pass on the GPU (cuda/backend.h)
 };
 
 enum class LogitsMode { None = 0, Last = 1, All = 2 };
@@ -57,6 +62,7 @@ private:
     void lm_head(const float *z, int64_t n_tok, float *logits);
 
     std::shared_ptr<const Model> model_;
+    std::unique_ptr<cuda::Backend> gpu_;  // set: the whole forward pass runs there
     uint32_t n_ctx_ = 0;
     uint32_t n_past_ = 0;
     int32_t n_threads_ = 1;

@@ -1,0 +1,422 @@
+// The CUDA backend's kernels and their launchers (declared in cuda/launch.h).
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "cuda/kernels.cuh"
+#include "cuda/launch.h"
+
+namespace bitnet::cuda {
+
+using namespace dev;
+using launch::MatSet;
+using launch::QuantBuf;
+
+namespace {
+
+constexpr int kNormThreads = 256;
+constexpr int kMatThreads = 256;  // 8 warps, one row each
+constexpr int kHeadThreads = 256;
+constexpr int kMaxHeadDim = 256;  // attention: 4 half2 per lane
+
+__global__ void embed_kernel(const void *table, bool f16, int64_t d, const int32_t *tokens,
+                             float *x) {
+    const int t = blockIdx.x;
+    const int64_t row = (int64_t)tokens[t] * d;
+    float *xt = x + (int64_t)t * d;
+    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+        xt[i] = f16 ? __half2float(static_cast<const __half *>(table)[row + i])
+                    : static_cast<const float *>(table)[row + i];
+    }
+}
+
+// One block per token. The row lives in shared memory between the passes.
+__global__ void norm_quant_kernel(int64_t n, float *x, int64_t ldx, const float *add,
+                                  const float *gate_u, const float *w, float eps, QuantBuf qb,
+                                  float *y) {
+    extern __shared__ float buf[];
+    __shared__ double red_d[32];
+    __shared__ float red_f[32];
+    __shared__ int red_i[32];
+    const int t = blockIdx.x;
+    float *xt = x + (int64_t)t * ldx;
+    double ss = 0.0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        float v = xt[i];
+        if (add) {
+            v = __fadd_rn(v, add[(int64_t)t * ldx + i]);
+            xt[i] = v;
+        }
+        if (gate_u) {
+            // context.cpp relu2_gate: r = (g + |g|) / 2, g = r * r * u
+            const float r = __fmul_rn(__fadd_rn(v, fabsf(v)), 0.5f);
+            v = __fmul_rn(__fmul_rn(r, r), gate_u[(int64_t)t * ldx + i]);
+        }
+        buf[i] = v;
+        ss += (double)v * (double)v;
+    }
+    if (w) {
+        ss = block_reduce(ss, Add{}, red_d);
+        // kernels_isa.h rms_scale: mean in float, 1 / sqrt(mean + eps)
+        const float mean = (float)(ss / (double)n);
+        const float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, eps)));
+        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+            buf[i] = __fmul_rn(__fmul_rn(buf[i], scale), w[i]);
+        }
+    }
+    float amax = 0.0f;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        if (y) y[(int64_t)t * ldx + i] = buf[i];
+        amax = fmaxf(amax, fabsf(buf[i]));
+    }
+    if (!qb.q) return;
+    amax = block_reduce(amax, MaxF{}, red_f);
+    // kernels_isa.h i8_scale: in double, as the fork computes it
+    const double mx = amax > 1e-5 ? (double)amax : 1e-5;
+    const float s = (float)(127.0 / mx);
+    int8_t *qt = qb.q + (int64_t)t * qb.ldq;
+    int sum = 0;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+        const int8_t q = round_to_i8(__fmul_rn(buf[i], s));
+        qt[perm_offset(i)] = q;
+        sum += q;
+    }
+    sum = block_reduce(sum, Add{}, red_i);
+    if (threadIdx.x == 0) {
+        qb.s[t] = s;
+        qb.sum[t] = sum;
+    }
+}
+
+// A warp per output row; T tokens per block row (grid.y), each weight chunk decoded once for
+// all T. Codes c in {0,1,2} (3 never occurs, and decodes to 2 as on the CPU): sum (c - 1) q =
+// dp4a(c, q) - sum q, exact in int32.
+template <int T>
+__global__ void __launch_bounds__(kMatThreads)
+    i2s_matmul_kernel(MatSet ms, int64_t k, QuantBuf qb, int n_tok) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * (kMatThreads / 32) + warp;
+    if (row >= ms.row_end[ms.n - 1]) return;
+    int m = 0;
+    if (ms.n > 1 && row >= ms.row_end[0]) m = (ms.n > 2 && row >= ms.row_end[1]) ? 2 : 1;
+    const int r = row - (m ? ms.row_end[m - 1] : 0);
+    const uint4 *wr = reinterpret_cast<const uint4 *>(ms.w[m] + (int64_t)r * (k / 4));
+    const int t0 = blockIdx.y * T;
+    const int8_t *qrow[T];
+#pragma unroll
+    for (int t = 0; t < T; ++t) qrow[t] = qb.q + (int64_t)min(t0 + t, n_tok - 1) * qb.ldq;
+    int acc[T];
+#pragma unroll
+    for (int t = 0; t < T; ++t) acc[t] = 0;
+    const int chunks = (int)(k / 64);
+    for (int c = lane; c < chunks; c += 32) {
+        const uint4 wv = __ldcs(wr + c);  // streamed once: do not keep in L1
+        const int64_t aoff = (int64_t)(c >> 5) * 2048 + lane * 16;
+#pragma unroll
+        for (int g = 0; g < 4; ++g) {
+            const int sh = 6 - 2 * g;
+            const int c0 = (int)((wv.x >> sh) & 0x03030303u), c1 = (int)((wv.y >> sh) & 0x03030303u),
+                      c2 = (int)((wv.z >> sh) & 0x03030303u), c3 = (int)((wv.w >> sh) & 0x03030303u);
+#pragma unroll
+            for (int t = 0; t < T; ++t) {
+                const int4 a = __ldg(reinterpret_cast<const int4 *>(qrow[t] + aoff + g * 512));
+                acc[t] = __dp4a(c0, a.x, acc[t]);
+                acc[t] = __dp4a(c1, a.y, acc[t]);
+                acc[t] = __dp4a(c2, a.z, acc[t]);
+                acc[t] = __dp4a(c3, a.w, acc[t]);
+            }
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < T; ++t) {
+        int v = acc[t];
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        const int tt = t0 + t;
+        if (lane == 0 && tt < n_tok) {
+            const int dot = v - qb.sum[tt];
+            // context.cpp matmul_i2s: ((float)dot / s) * scale
+            ms.y[m][(int64_t)tt * ms.ldy[m] + r] =
+                __fmul_rn(__fdiv_rn((float)dot, qb.s[tt]), ms.scale[m]);
+            if (ms.dot && m == 0) ms.dot[(int64_t)tt * ms.ldy[0] + r] = dot;
+        }
+    }
+}
+
+// One block per token; a thread per (head, dimension) of Q and K, and per value of V.
+__global__ void rope_kv_kernel(const int32_t *pos0, float *q, const float *k, const float *v,
+                               int n_head, int n_head_kv, int hd, int n_rot, float base,
+                               __half *kc, __half *vc, int n_ctx) {
+    const int t = blockIdx.x;
+    const int pos = *pos0 + t;
+    const int half = n_rot / 2, kvd = n_head_kv * hd;
+    const int n_q = n_head * hd, total = n_q + 2 * kvd;
+    for (int e = threadIdx.x; e < total; e += blockDim.x) {
+        if (e >= n_q + kvd) {  // V: copy into the cache
+            const int j = e - n_q - kvd, h = j / hd, i = j % hd;
+            vc[((int64_t)h * n_ctx + pos) * hd + i] = __float2half_rn(v[(int64_t)t * kvd + j]);
+            continue;
+        }
+        const bool is_q = e < n_q;
+        const int j = is_q ? e : e - n_q, h = j / hd, i = j % hd;
+        const float *src = is_q ? q + (int64_t)t * n_q : k + (int64_t)t * kvd;
+        float out0 = src[j], out1 = 0.0f;
+        const bool lead = i < half;
+        if (i >= half && i < n_rot) continue;  // rotated by its partner i - half
+        if (lead) {
+            // context.cpp: theta = pos * base^(-2i/n_rot) in double, cos/sin rounded to float
+            const double theta =
+                (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+            const float cs = (float)cos(theta), sn = (float)sin(theta);
+            const float x0 = src[j], x1 = src[j + half];
+            out0 = __fsub_rn(__fmul_rn(x0, cs), __fmul_rn(x1, sn));
+            out1 = __fadd_rn(__fmul_rn(x0, sn), __fmul_rn(x1, cs));
+        }
+        if (is_q) {
+            q[(int64_t)t * n_q + j] = out0;
+            if (lead) q[(int64_t)t * n_q + j + half] = out1;
+        } else {
+            __half *dst = kc + ((int64_t)h * n_ctx + pos) * hd;
+            dst[i] = __float2half_rn(out0);
+            if (lead) dst[i + half] = __float2half_rn(out1);
+        }
+    }
+}
+
+// One block per (query head, token). Scores for all keys in shared memory; each warp takes
+// every n_warps-th key, for the scores and for the weighted sum of V, whose per-warp partial
+// sums are then added in shared memory.
+__global__ void attention_kernel(const int32_t *pos0, const float *q, const __half *kc,
+                                 const __half *vc, int n_ctx, int n_head, int group, int hd,
+                                 float kq_scale, float *out) {
+    extern __shared__ float smem[];
+    __shared__ double red_d[32];
+    __shared__ float red_f[32];
+    const int n_warps = blockDim.x >> 5, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    float *sc = smem;                       // [n_ctx]
+    float *qs = sc + n_ctx;                 // [hd]
+    float *part = qs + hd;                  // [n_warps][hd]
+    const int h = blockIdx.x, t = blockIdx.y, g = h / group, hd2 = hd / 2;
+    const int n_keys = *pos0 + t + 1;
+    const float *qh = q + ((int64_t)t * n_head + h) * hd;
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = qh[i];
+    __syncthreads();
+    const __half2 *kbase = reinterpret_cast<const __half2 *>(kc + (int64_t)g * n_ctx * hd);
+    const __half2 *vbase = reinterpret_cast<const __half2 *>(vc + (int64_t)g * n_ctx * hd);
+    for (int j = warp; j < n_keys; j += n_warps) {
+        const __half2 *kr = kbase + (int64_t)j * hd2;
+        float d = 0.0f;
+#pragma unroll
+        for (int m = 0; m < kMaxHeadDim / 64; ++m) {
+            const int i2 = lane + 32 * m;
+            if (i2 < hd2) {
+                const float2 kv = __half22float2(kr[i2]);
+                d = fmaf(kv.x, qs[2 * i2], d);
+                d = fmaf(kv.y, qs[2 * i2 + 1], d);
+            }
+        }
+        for (int o = 16; o > 0; o >>= 1) d += __shfl_xor_sync(0xffffffffu, d, o);
+        if (lane == 0) sc[j] = __fmul_rn(d, kq_scale);
+    }
+    __syncthreads();
+    // kernels softmax: max, exp_ref(x - max) summed in double, times (float)(1 / sum)
+    float mx = -INFINITY;
+    for (int j = threadIdx.x; j < n_keys; j += blockDim.x) mx = sc[j] > mx ? sc[j] : mx;
+    mx = block_reduce(mx, MaxF{}, red_f);
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < n_keys; j += blockDim.x) {
+        const float e = exp_ref(__fsub_rn(sc[j], mx));
+        sc[j] = e;
+        sum += (double)e;
+    }
+    sum = block_reduce(sum, Add{}, red_d);
+    const float inv = (float)(1.0 / sum);
+    for (int j = threadIdx.x; j < n_keys; j += blockDim.x) sc[j] = __fmul_rn(sc[j], inv);
+    __syncthreads();
+    float acc[2 * (kMaxHeadDim / 64)] = {};
+    for (int j = warp; j < n_keys; j += n_warps) {
+        const __half2 *vr = vbase + (int64_t)j * hd2;
+        const float p = sc[j];
+#pragma unroll
+        for (int m = 0; m < kMaxHeadDim / 64; ++m) {
+            const int i2 = lane + 32 * m;
+            if (i2 < hd2) {
+                const float2 vv = __half22float2(vr[i2]);
+                acc[2 * m] = fmaf(p, vv.x, acc[2 * m]);
+                acc[2 * m + 1] = fmaf(p, vv.y, acc[2 * m + 1]);
+            }
+        }
+    }
+#pragma unroll
+    for (int m = 0; m < kMaxHeadDim / 64; ++m) {
+        const int i2 = lane + 32 * m;
+        if (i2 < hd2) {
+            part[warp * hd + 2 * i2] = acc[2 * m];
+            part[warp * hd + 2 * i2 + 1] = acc[2 * m + 1];
+        }
+    }
+    __syncthreads();
+    float *oh = out + ((int64_t)t * n_head + h) * hd;
+    for (int i = threadIdx.x; i < hd; i += blockDim.x) {
+        float s = 0.0f;
+        for (int w = 0; w < n_warps; ++w) s += part[w * hd + i];
+        oh[i] = s;
+    }
+}
+
+// A warp per row of the head; T tokens at a time, 8 weights per lane per step.
+template <typename W, int T>
+__global__ void __launch_bounds__(kHeadThreads)
+    head_kernel(const W *w, int64_t k, int rows, const float *x, int n_tok, float *y) {
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int row = blockIdx.x * (kHeadThreads / 32) + warp;
+    if (row >= rows) return;
+    const int t0 = blockIdx.y * T;
+    const W *wr = w + (int64_t)row * k;
+    float acc[T];
+#pragma unroll
+    for (int t = 0; t < T; ++t) acc[t] = 0.0f;
+    for (int64_t i = lane * 8; i < k; i += 256) {
+        float wf[8];
+        if constexpr (sizeof(W) == 2) {
+            const uint4 raw = __ldcs(reinterpret_cast<const uint4 *>(wr + i));
+            const __half2 *h2 = reinterpret_cast<const __half2 *>(&raw);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const float2 f = __half22float2(h2[e]);
+                wf[2 * e] = f.x;
+                wf[2 * e + 1] = f.y;
+            }
+        } else {
+            const float4 a = __ldcs(reinterpret_cast<const float4 *>(wr + i));
+            const float4 b = __ldcs(reinterpret_cast<const float4 *>(wr + i + 4));
+            wf[0] = a.x, wf[1] = a.y, wf[2] = a.z, wf[3] = a.w;
+            wf[4] = b.x, wf[5] = b.y, wf[6] = b.z, wf[7] = b.w;
+        }
+#pragma unroll
+        for (int t = 0; t < T; ++t) {
+            const float *xt = x + (int64_t)min(t0 + t, n_tok - 1) * k + i;
+            const float4 a = __ldg(reinterpret_cast<const float4 *>(xt));
+            const float4 b = __ldg(reinterpret_cast<const float4 *>(xt + 4));
+            float s = acc[t];
+            s = fmaf(wf[0], a.x, s);
+            s = fmaf(wf[1], a.y, s);
+            s = fmaf(wf[2], a.z, s);
+            s = fmaf(wf[3], a.w, s);
+            s = fmaf(wf[4], b.x, s);
+            s = fmaf(wf[5], b.y, s);
+            s = fmaf(wf[6], b.z, s);
+            s = fmaf(wf[7], b.w, s);
+            acc[t] = s;
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < T; ++t) {
+        float v = acc[t];
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0 && t0 + t < n_tok) y[(int64_t)(t0 + t) * rows + row] = v;
+    }
+}
+
+int attention_threads(int n_tok) { return n_tok == 1 ? 1024 : 256; }
+
+size_t attention_smem(int n_ctx, int hd, int threads) {
+    return sizeof(float) * ((size_t)n_ctx + hd + (size_t)(threads / 32) * hd);
+}
+
+}  // namespace
+
+namespace launch {
+
+int64_t perm_row_bytes(int64_t k) { return dev::perm_row_bytes(k); }
+int64_t perm_offset(int64_t e) { return dev::perm_offset(e); }
+
+cudaError_t embed(cudaStream_t stream, const void *table, bool f16, int64_t d,
+                  const int32_t *tokens, int n_tok, float *x) {
+    embed_kernel<<<n_tok, 256, 0, stream>>>(table, f16, d, tokens, x);
+    return cudaGetLastError();
+}
+
+cudaError_t norm_quant(cudaStream_t stream, int n_tok, int64_t n, float *x, int64_t ldx,
+                       const float *add, const float *gate_u, const float *w, float eps,
+                       const QuantBuf &qb, float *y) {
+    const QuantBuf &qd = qb;
+    norm_quant_kernel<<<n_tok, kNormThreads, n * sizeof(float), stream>>>(n, x, ldx, add, gate_u,
+                                                                          w, eps, qd, y);
+    return cudaGetLastError();
+}
+
+cudaError_t i2s_matmul(cudaStream_t stream, const MatSet &ms, int64_t k, const QuantBuf &qb,
+                       int n_tok) {
+    const QuantBuf &qd = qb;
+    const int rows = ms.row_end[ms.n - 1];
+    const unsigned bx = (unsigned)((rows + kMatThreads / 32 - 1) / (kMatThreads / 32));
+    if (n_tok == 1) {
+        i2s_matmul_kernel<1><<<dim3(bx, 1), kMatThreads, 0, stream>>>(ms, k, qd, n_tok);
+    } else {
+        constexpr int T = 8;
+        i2s_matmul_kernel<T><<<dim3(bx, (unsigned)((n_tok + T - 1) / T)), kMatThreads, 0, stream>>>(
+            ms, k, qd, n_tok);
+    }
+    return cudaGetLastError();
+}
+
+cudaError_t rope_kv(cudaStream_t stream, int n_tok, const int32_t *pos0, float *q, const float *k,
+                    const float *v, int n_head, int n_head_kv, int hd, int n_rot, float base,
+                    void *kc, void *vc, int n_ctx) {
+    rope_kv_kernel<<<n_tok, 256, 0, stream>>>(pos0, q, k, v, n_head, n_head_kv, hd, n_rot, base,
+                                              static_cast<__half *>(kc),
+                                              static_cast<__half *>(vc), n_ctx);
+    return cudaGetLastError();
+}
+
+cudaError_t attention(cudaStream_t stream, int n_tok, const int32_t *pos0, const float *q,
+                      const void *kc, const void *vc, int n_ctx, int n_head, int n_head_kv, int hd,
+                      float *out) {
+    const int threads = attention_threads(n_tok);
+    const float kq_scale = 1.0f / sqrtf((float)hd);
+    attention_kernel<<<dim3(n_head, n_tok), threads, attention_smem(n_ctx, hd, threads), stream>>>(
+        pos0, q, static_cast<const __half *>(kc), static_cast<const __half *>(vc), n_ctx, n_head,
+        n_head / n_head_kv, hd, kq_scale, out);
+    return cudaGetLastError();
+}
+
+cudaError_t head(cudaStream_t stream, const void *w, bool f16, int64_t k, int rows,
+                 const float *x, int n_tok, float *y) {
+    constexpr int T = 4;
+    const dim3 grid((unsigned)((rows + kHeadThreads / 32 - 1) / (kHeadThreads / 32)),
+                    (unsigned)((n_tok + T - 1) / T));
+    if (f16) {
+        head_kernel<__half, T><<<grid, kHeadThreads, 0, stream>>>(
+            static_cast<const __half *>(w), k, rows, x, n_tok, y);
+    } else {
+        head_kernel<float, T><<<grid, kHeadThreads, 0, stream>>>(static_cast<const float *>(w), k,
+                                                                  rows, x, n_tok, y);
+    }
+    return cudaGetLastError();
+}
+
+// Raises (never lowers: several contexts of one process share the kernel) a kernel's dynamic
+// shared-memory limit to `bytes`.
+template <typename Kernel> bool raise_smem_limit(Kernel kernel, size_t bytes) {
+    cudaFuncAttributes attr{};
+    if (cudaFuncGetAttributes(&attr, kernel) != cudaSuccess) return false;
+    if ((size_t)attr.maxDynamicSharedSizeBytes >= bytes) return true;
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) ==
+           cudaSuccess;
+}
+
+bool prepare_shared_memory(int64_t max_n, int n_ctx, int hd) {
+    int dev = 0, optin = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess) return false;
+    if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) !=
+        cudaSuccess)
+        return false;
+    const size_t norm = (size_t)max_n * sizeof(float);
+    const size_t attn = attention_smem(n_ctx, hd, 1024);
+    // The kernels' static shared memory (reductions) needs its few hundred bytes too.
+    if (norm + 1024 > (size_t)optin || attn + 1024 > (size_t)optin) return false;
+    return raise_smem_limit(norm_quant_kernel, norm) && raise_smem_limit(attention_kernel, attn);
+}
+
+}  // namespace launch
+
+}  // namespace bitnet::cuda
