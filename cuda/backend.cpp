@@ -61,7 +61,7 @@ struct DevLayer {
 
 class CudaBackend final : public Backend {
 public:
-    CudaBackend(const Model &model, uint32_t n_ctx, int32_t n_batch);
+    CudaBackend(const Model &model, uint32_t n_ctx, int32_t n_batch, bool kv_f32);
     ~CudaBackend() override;
 
     void forward(const int32_t *tokens, int64_t n_tok, int64_t pos0, bool want_logits,
@@ -88,6 +88,7 @@ private:
     const HParams &hp_;
     uint32_t n_ctx_;
     int32_t n_batch_;
+    bool kv_f32_;
     cudaStream_t stream_ = nullptr;
     std::vector<void *> allocs_;
     cudaGraphExec_t decode_graph_ = nullptr;
@@ -97,6 +98,7 @@ private:
     const void *head_ = nullptr;
     bool embd_f16_ = true, head_f16_ = true;
     const float *output_norm_ = nullptr;
+    const double *inv_freq_ = nullptr;  // RoPE base^(-2i/n_rot), i < n_rot/2
 
     int32_t *tokens_ = nullptr, *pos_ = nullptr;
     int32_t *pinned_io_ = nullptr;  // [0] token, [1] position of the graph's decode step
@@ -104,8 +106,8 @@ private:
     launch::QuantBuf qa_;
 };
 
-CudaBackend::CudaBackend(const Model &model, uint32_t n_ctx, int32_t n_batch)
-    : model_(model), hp_(model.hparams()), n_ctx_(n_ctx), n_batch_(n_batch) {
+CudaBackend::CudaBackend(const Model &model, uint32_t n_ctx, int32_t n_batch, bool kv_f32)
+    : model_(model), hp_(model.hparams()), n_ctx_(n_ctx), n_batch_(n_batch), kv_f32_(kv_f32) {
     try {
         check(cudaSetDevice(0), "cudaSetDevice");
         check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
@@ -182,8 +184,8 @@ void CudaBackend::upload_weights() {
         dl.w_gate = ternary(L.w_gate, dl.s_gate);
         dl.w_up = ternary(L.w_up, dl.s_up);
         dl.w_down = ternary(L.w_down, dl.s_down);
-        dl.kc = alloc<uint16_t>(cache);
-        dl.vc = alloc<uint16_t>(cache);
+        dl.kc = kv_f32_ ? (void *)alloc<float>(cache) : (void *)alloc<uint16_t>(cache);
+        dl.vc = kv_f32_ ? (void *)alloc<float>(cache) : (void *)alloc<uint16_t>(cache);
         layers_.push_back(dl);
     }
     (void)kvd;
@@ -194,6 +196,12 @@ void CudaBackend::upload_weights() {
     head_ = h.data == e.data ? embd_ : upload_float_matrix(h);
     head_f16_ = h.type == TensorType::F16;
     output_norm_ = upload(model_.output_norm(), (size_t)d);
+    // The same std::pow as context.cpp, so that the angles pos * inv_freq are the CPU's.
+    std::vector<double> inv_freq((size_t)(hp_.n_rot / 2));
+    for (size_t i = 0; i < inv_freq.size(); ++i) {
+        inv_freq[i] = std::pow((double)hp_.rope_base, -2.0 * (double)i / hp_.n_rot);
+    }
+    inv_freq_ = upload(inv_freq.data(), inv_freq.size());
 }
 
 // The forward pass of n_tok tokens whose ids are in tokens_ and first position in pos_
@@ -219,10 +227,10 @@ void CudaBackend::enqueue(int n_tok, bool want_logits, bool all_logits) {
         qkv.y[0] = q_, qkv.y[1] = k_, qkv.y[2] = v_;
         qkv.ldy[0] = d, qkv.ldy[1] = kvd, qkv.ldy[2] = kvd;
         check(launch::i2s_matmul(s, qkv, d, qa_, n_tok), "wq/wk/wv");
-        check(launch::rope_kv(s, n_tok, pos_, q_, k_, v_, hp_.n_head, hp_.n_head_kv, hp_.head_dim,
-                              hp_.n_rot, hp_.rope_base, L.kc, L.vc, (int)n_ctx_),
+        check(launch::rope_kv(s, n_tok, pos_, inv_freq_, q_, k_, v_, hp_.n_head, hp_.n_head_kv,
+                              hp_.head_dim, hp_.n_rot, kv_f32_, L.kc, L.vc, (int)n_ctx_),
               "rope");
-        check(launch::attention(s, n_tok, pos_, q_, L.kc, L.vc, (int)n_ctx_, hp_.n_head,
+        check(launch::attention(s, n_tok, pos_, q_, kv_f32_, L.kc, L.vc, (int)n_ctx_, hp_.n_head,
                                 hp_.n_head_kv, hp_.head_dim, att_),
               "attention");
         check(launch::norm_quant(s, n_tok, d, att_, d, nullptr, nullptr, L.attn_sub_norm, eps, qa_,
@@ -361,7 +369,8 @@ std::string unsupported_reason(const Model &model) {
     return "";
 }
 
-std::unique_ptr<Backend> Backend::create(const Model &model, uint32_t n_ctx, int32_t n_batch) {
+std::unique_ptr<Backend> Backend::create(const Model &model, uint32_t n_ctx, int32_t n_batch,
+                                         bool kv_f32) {
     const std::string why = unsupported_reason(model);
     if (!why.empty()) fail(BITNET_ERR_UNSUPPORTED, "device cuda: model not supported: " + why);
     int n = 0;
@@ -372,7 +381,7 @@ std::unique_ptr<Backend> Backend::create(const Model &model, uint32_t n_ctx, int
              std::string("device cuda: no usable CUDA device (") +
                  (e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices") + ")");
     }
-    return std::make_unique<CudaBackend>(model, n_ctx, n_batch);
+    return std::make_unique<CudaBackend>(model, n_ctx, n_batch, kv_f32);
 }
 
 void bitlinear_for_test(const float *x, int64_t n_tok, int64_t k, const uint8_t *w, int64_t rows,

@@ -28,13 +28,14 @@ int device_count();
 std::string unsupported_reason(const Model &model);
 
 // One sequence's GPU state: the uploaded weights, the device KV cache [layer][n_head_kv][n_ctx]
-// [head_dim] (F16), scratch for n_batch tokens, and the decode step's CUDA graph.
+// [head_dim] (F16, or F32 with kv_f32), scratch for n_batch tokens, and the decode step's CUDA graph.
 class Backend {
 public:
     // Uploads the model's weights (ternary kept packed, 2 bits per weight) and allocates the KV
     // cache. Throws bitnet::Error: UNSUPPORTED (not compiled in, no device or driver, model not
     // supported: see unsupported_reason), OUT_OF_MEMORY (device allocation failed), INTERNAL.
-    static std::unique_ptr<Backend> create(const Model &model, uint32_t n_ctx, int32_t n_batch);
+    static std::unique_ptr<Backend> create(const Model &model, uint32_t n_ctx, int32_t n_batch,
+                                           bool kv_f32);
     virtual ~Backend() = default;
 
     // Evaluates n_tok <= n_batch tokens at positions pos0 .. pos0 + n_tok - 1 (their keys and

@@ -18,7 +18,9 @@ bool compiled() { return false; }
 int device_count() { return 0; }
 std::string unsupported_reason(const Model &) { return "the CUDA backend is not compiled in"; }
 
-std::unique_ptr<Backend> Backend::create(const Model &, uint32_t, int32_t) { not_compiled(); }
+std::unique_ptr<Backend> Backend::create(const Model &, uint32_t, int32_t, bool) {
+    not_compiled();
+}
 
 void bitlinear_for_test(const float *, int64_t, int64_t, const uint8_t *, int64_t, float, int8_t *,
                         float *, int32_t *, float *) {

@@ -18,6 +18,16 @@ constexpr int kMatThreads = 256;  // 8 warps, one row each
 constexpr int kHeadThreads = 256;
 constexpr int kMaxHeadDim = 256;  // attention: 4 half2 per lane
 
+// KV cache element access: F16 (default) or F32 (BITNET_KV_F32, exact) storage.
+__device__ inline float2 load_pair(const __half *row, int i2) {
+    return __half22float2(reinterpret_cast<const __half2 *>(row)[i2]);
+}
+__device__ inline float2 load_pair(const float *row, int i2) {
+    return reinterpret_cast<const float2 *>(row)[i2];
+}
+__device__ inline void store_kv(__half *p, float v) { *p = __float2half_rn(v); }
+__device__ inline void store_kv(float *p, float v) { *p = v; }
+
 __global__ void embed_kernel(const void *table, bool f16, int64_t d, const int32_t *tokens,
                              float *x) {
     const int t = blockIdx.x;
@@ -55,7 +65,7 @@ __global__ void norm_quant_kernel(int64_t n, float *x, int64_t ldx, const float 
         ss += (double)v * (double)v;
     }
     if (w) {
-        ss = block_reduce(ss, Add{}, red_d);
+        ss = block_reduce(ss, Add{}, red_d, 0.0);
         // kernels_isa.h rms_scale: mean in float, 1 / sqrt(mean + eps)
         const float mean = (float)(ss / (double)n);
         const float scale = __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, eps)));
@@ -69,7 +79,7 @@ __global__ void norm_quant_kernel(int64_t n, float *x, int64_t ldx, const float 
         amax = fmaxf(amax, fabsf(buf[i]));
     }
     if (!qb.q) return;
-    amax = block_reduce(amax, MaxF{}, red_f);
+    amax = block_reduce(amax, MaxF{}, red_f, 0.0f);
     // kernels_isa.h i8_scale: in double, as the fork computes it
     const double mx = amax > 1e-5 ? (double)amax : 1e-5;
     const float s = (float)(127.0 / mx);
@@ -80,7 +90,7 @@ __global__ void norm_quant_kernel(int64_t n, float *x, int64_t ldx, const float 
         qt[perm_offset(i)] = q;
         sum += q;
     }
-    sum = block_reduce(sum, Add{}, red_i);
+    sum = block_reduce(sum, Add{}, red_i, 0);
     if (threadIdx.x == 0) {
         qb.s[t] = s;
         qb.sum[t] = sum;
@@ -141,18 +151,29 @@ __global__ void __launch_bounds__(kMatThreads)
     }
 }
 
-// One block per token; a thread per (head, dimension) of Q and K, and per value of V.
-__global__ void rope_kv_kernel(const int32_t *pos0, float *q, const float *k, const float *v,
-                               int n_head, int n_head_kv, int hd, int n_rot, float base,
-                               __half *kc, __half *vc, int n_ctx) {
+// One block per token: the token's cos/sin of the n_rot/2 angles first (shared memory), then a
+// thread per (head, dimension) of Q and K, and per value of V.
+template <typename KV>
+__global__ void rope_kv_kernel(const int32_t *pos0, const double *inv_freq, float *q,
+                               const float *k, const float *v, int n_head, int n_head_kv, int hd,
+                               int n_rot, KV *kc, KV *vc, int n_ctx) {
+    extern __shared__ float cs_sn[];  // [half] cos, then [half] sin
     const int t = blockIdx.x;
     const int pos = *pos0 + t;
     const int half = n_rot / 2, kvd = n_head_kv * hd;
+    for (int i = threadIdx.x; i < half; i += blockDim.x) {
+        // context.cpp: theta = pos * base^(-2i/n_rot) in double (inv_freq computed on the host
+        // by the same std::pow), cos/sin rounded to float
+        const double theta = (double)pos * inv_freq[i];
+        cs_sn[i] = (float)cos(theta);
+        cs_sn[half + i] = (float)sin(theta);
+    }
+    __syncthreads();
     const int n_q = n_head * hd, total = n_q + 2 * kvd;
     for (int e = threadIdx.x; e < total; e += blockDim.x) {
         if (e >= n_q + kvd) {  // V: copy into the cache
             const int j = e - n_q - kvd, h = j / hd, i = j % hd;
-            vc[((int64_t)h * n_ctx + pos) * hd + i] = __float2half_rn(v[(int64_t)t * kvd + j]);
+            store_kv(vc + ((int64_t)h * n_ctx + pos) * hd + i, v[(int64_t)t * kvd + j]);
             continue;
         }
         const bool is_q = e < n_q;
@@ -162,10 +183,7 @@ __global__ void rope_kv_kernel(const int32_t *pos0, float *q, const float *k, co
         const bool lead = i < half;
         if (i >= half && i < n_rot) continue;  // rotated by its partner i - half
         if (lead) {
-            // context.cpp: theta = pos * base^(-2i/n_rot) in double, cos/sin rounded to float
-            const double theta =
-                (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
-            const float cs = (float)cos(theta), sn = (float)sin(theta);
+            const float cs = cs_sn[i], sn = cs_sn[half + i];
             const float x0 = src[j], x1 = src[j + half];
             out0 = __fsub_rn(__fmul_rn(x0, cs), __fmul_rn(x1, sn));
             out1 = __fadd_rn(__fmul_rn(x0, sn), __fmul_rn(x1, cs));
@@ -174,9 +192,9 @@ __global__ void rope_kv_kernel(const int32_t *pos0, float *q, const float *k, co
             q[(int64_t)t * n_q + j] = out0;
             if (lead) q[(int64_t)t * n_q + j + half] = out1;
         } else {
-            __half *dst = kc + ((int64_t)h * n_ctx + pos) * hd;
-            dst[i] = __float2half_rn(out0);
-            if (lead) dst[i + half] = __float2half_rn(out1);
+            KV *dst = kc + ((int64_t)h * n_ctx + pos) * hd;
+            store_kv(dst + i, out0);
+            if (lead) store_kv(dst + i + half, out1);
         }
     }
 }
@@ -184,8 +202,9 @@ __global__ void rope_kv_kernel(const int32_t *pos0, float *q, const float *k, co
 // One block per (query head, token). Scores for all keys in shared memory; each warp takes
 // every n_warps-th key, for the scores and for the weighted sum of V, whose per-warp partial
 // sums are then added in shared memory.
-__global__ void attention_kernel(const int32_t *pos0, const float *q, const __half *kc,
-                                 const __half *vc, int n_ctx, int n_head, int group, int hd,
+template <typename KV>
+__global__ void attention_kernel(const int32_t *pos0, const float *q, const KV *kc,
+                                 const KV *vc, int n_ctx, int n_head, int group, int hd,
                                  float kq_scale, float *out) {
     extern __shared__ float smem[];
     __shared__ double red_d[32];
@@ -199,16 +218,16 @@ __global__ void attention_kernel(const int32_t *pos0, const float *q, const __ha
     const float *qh = q + ((int64_t)t * n_head + h) * hd;
     for (int i = threadIdx.x; i < hd; i += blockDim.x) qs[i] = qh[i];
     __syncthreads();
-    const __half2 *kbase = reinterpret_cast<const __half2 *>(kc + (int64_t)g * n_ctx * hd);
-    const __half2 *vbase = reinterpret_cast<const __half2 *>(vc + (int64_t)g * n_ctx * hd);
+    const KV *kbase = kc + (int64_t)g * n_ctx * hd;
+    const KV *vbase = vc + (int64_t)g * n_ctx * hd;
     for (int j = warp; j < n_keys; j += n_warps) {
-        const __half2 *kr = kbase + (int64_t)j * hd2;
+        const KV *kr = kbase + (int64_t)j * hd;
         float d = 0.0f;
 #pragma unroll
         for (int m = 0; m < kMaxHeadDim / 64; ++m) {
             const int i2 = lane + 32 * m;
             if (i2 < hd2) {
-                const float2 kv = __half22float2(kr[i2]);
+                const float2 kv = load_pair(kr, i2);
                 d = fmaf(kv.x, qs[2 * i2], d);
                 d = fmaf(kv.y, qs[2 * i2 + 1], d);
             }
@@ -220,26 +239,26 @@ __global__ void attention_kernel(const int32_t *pos0, const float *q, const __ha
     // kernels softmax: max, exp_ref(x - max) summed in double, times (float)(1 / sum)
     float mx = -INFINITY;
     for (int j = threadIdx.x; j < n_keys; j += blockDim.x) mx = sc[j] > mx ? sc[j] : mx;
-    mx = block_reduce(mx, MaxF{}, red_f);
+    mx = block_reduce(mx, MaxF{}, red_f, -INFINITY);
     double sum = 0.0;
     for (int j = threadIdx.x; j < n_keys; j += blockDim.x) {
         const float e = exp_ref(__fsub_rn(sc[j], mx));
         sc[j] = e;
         sum += (double)e;
     }
-    sum = block_reduce(sum, Add{}, red_d);
+    sum = block_reduce(sum, Add{}, red_d, 0.0);
     const float inv = (float)(1.0 / sum);
     for (int j = threadIdx.x; j < n_keys; j += blockDim.x) sc[j] = __fmul_rn(sc[j], inv);
     __syncthreads();
     float acc[2 * (kMaxHeadDim / 64)] = {};
     for (int j = warp; j < n_keys; j += n_warps) {
-        const __half2 *vr = vbase + (int64_t)j * hd2;
+        const KV *vr = vbase + (int64_t)j * hd;
         const float p = sc[j];
 #pragma unroll
         for (int m = 0; m < kMaxHeadDim / 64; ++m) {
             const int i2 = lane + 32 * m;
             if (i2 < hd2) {
-                const float2 vv = __half22float2(vr[i2]);
+                const float2 vv = load_pair(vr, i2);
                 acc[2 * m] = fmaf(p, vv.x, acc[2 * m]);
                 acc[2 * m + 1] = fmaf(p, vv.y, acc[2 * m + 1]);
             }
@@ -316,6 +335,21 @@ __global__ void __launch_bounds__(kHeadThreads)
     }
 }
 
+template <int T>
+cudaError_t head_launch(cudaStream_t stream, const void *w, bool f16, int64_t k, int rows,
+                        const float *x, int n_tok, float *y) {
+    const dim3 grid((unsigned)((rows + kHeadThreads / 32 - 1) / (kHeadThreads / 32)),
+                    (unsigned)((n_tok + T - 1) / T));
+    if (f16) {
+        head_kernel<__half, T><<<grid, kHeadThreads, 0, stream>>>(
+            static_cast<const __half *>(w), k, rows, x, n_tok, y);
+    } else {
+        head_kernel<float, T><<<grid, kHeadThreads, 0, stream>>>(static_cast<const float *>(w), k,
+                                                                  rows, x, n_tok, y);
+    }
+    return cudaGetLastError();
+}
+
 int attention_threads(int n_tok) { return n_tok == 1 ? 1024 : 256; }
 
 size_t attention_smem(int n_ctx, int hd, int threads) {
@@ -339,7 +373,8 @@ cudaError_t norm_quant(cudaStream_t stream, int n_tok, int64_t n, float *x, int6
                        const float *add, const float *gate_u, const float *w, float eps,
                        const QuantBuf &qb, float *y) {
     const QuantBuf &qd = qb;
-    norm_quant_kernel<<<n_tok, kNormThreads, n * sizeof(float), stream>>>(n, x, ldx, add, gate_u,
+    const int threads = n_tok <= 16 ? 1024 : kNormThreads;
+    norm_quant_kernel<<<n_tok, threads, n * sizeof(float), stream>>>(n, x, ldx, add, gate_u,
                                                                           w, eps, qd, y);
     return cudaGetLastError();
 }
@@ -359,39 +394,46 @@ cudaError_t i2s_matmul(cudaStream_t stream, const MatSet &ms, int64_t k, const Q
     return cudaGetLastError();
 }
 
-cudaError_t rope_kv(cudaStream_t stream, int n_tok, const int32_t *pos0, float *q, const float *k,
-                    const float *v, int n_head, int n_head_kv, int hd, int n_rot, float base,
-                    void *kc, void *vc, int n_ctx) {
-    rope_kv_kernel<<<n_tok, 256, 0, stream>>>(pos0, q, k, v, n_head, n_head_kv, hd, n_rot, base,
-                                              static_cast<__half *>(kc),
-                                              static_cast<__half *>(vc), n_ctx);
+cudaError_t rope_kv(cudaStream_t stream, int n_tok, const int32_t *pos0, const double *inv_freq,
+                    float *q, const float *k, const float *v, int n_head, int n_head_kv, int hd,
+                    int n_rot, bool kv_f32, void *kc, void *vc, int n_ctx) {
+    const size_t smem = sizeof(float) * (size_t)n_rot;
+    const int threads = n_tok == 1 ? 1024 : 256;
+    if (kv_f32) {
+        rope_kv_kernel<float><<<n_tok, threads, smem, stream>>>(
+            pos0, inv_freq, q, k, v, n_head, n_head_kv, hd, n_rot, static_cast<float *>(kc),
+            static_cast<float *>(vc), n_ctx);
+    } else {
+        rope_kv_kernel<__half><<<n_tok, threads, smem, stream>>>(
+            pos0, inv_freq, q, k, v, n_head, n_head_kv, hd, n_rot, static_cast<__half *>(kc),
+            static_cast<__half *>(vc), n_ctx);
+    }
     return cudaGetLastError();
 }
 
 cudaError_t attention(cudaStream_t stream, int n_tok, const int32_t *pos0, const float *q,
-                      const void *kc, const void *vc, int n_ctx, int n_head, int n_head_kv, int hd,
-                      float *out) {
+                      bool kv_f32, const void *kc, const void *vc, int n_ctx, int n_head,
+                      int n_head_kv, int hd, float *out) {
     const int threads = attention_threads(n_tok);
     const float kq_scale = 1.0f / sqrtf((float)hd);
-    attention_kernel<<<dim3(n_head, n_tok), threads, attention_smem(n_ctx, hd, threads), stream>>>(
-        pos0, q, static_cast<const __half *>(kc), static_cast<const __half *>(vc), n_ctx, n_head,
-        n_head / n_head_kv, hd, kq_scale, out);
+    const dim3 grid(n_head, n_tok);
+    const size_t smem = attention_smem(n_ctx, hd, threads);
+    if (kv_f32) {
+        attention_kernel<float><<<grid, threads, smem, stream>>>(
+            pos0, q, static_cast<const float *>(kc), static_cast<const float *>(vc), n_ctx, n_head,
+            n_head / n_head_kv, hd, kq_scale, out);
+    } else {
+        attention_kernel<__half><<<grid, threads, smem, stream>>>(
+            pos0, q, static_cast<const __half *>(kc), static_cast<const __half *>(vc), n_ctx,
+            n_head, n_head / n_head_kv, hd, kq_scale, out);
+    }
     return cudaGetLastError();
 }
 
 cudaError_t head(cudaStream_t stream, const void *w, bool f16, int64_t k, int rows,
                  const float *x, int n_tok, float *y) {
-    constexpr int T = 4;
-    const dim3 grid((unsigned)((rows + kHeadThreads / 32 - 1) / (kHeadThreads / 32)),
-                    (unsigned)((n_tok + T - 1) / T));
-    if (f16) {
-        head_kernel<__half, T><<<grid, kHeadThreads, 0, stream>>>(
-            static_cast<const __half *>(w), k, rows, x, n_tok, y);
-    } else {
-        head_kernel<float, T><<<grid, kHeadThreads, 0, stream>>>(static_cast<const float *>(w), k,
-                                                                  rows, x, n_tok, y);
-    }
-    return cudaGetLastError();
+    if (n_tok == 1) return head_launch<1>(stream, w, f16, k, rows, x, n_tok, y);
+    return head_launch<4>(stream, w, f16, k, rows, x, n_tok, y);
 }
 
 // Raises (never lowers: several contexts of one process share the kernel) a kernel's dynamic
@@ -414,7 +456,9 @@ bool prepare_shared_memory(int64_t max_n, int n_ctx, int hd) {
     const size_t attn = attention_smem(n_ctx, hd, 1024);
     // The kernels' static shared memory (reductions) needs its few hundred bytes too.
     if (norm + 1024 > (size_t)optin || attn + 1024 > (size_t)optin) return false;
-    return raise_smem_limit(norm_quant_kernel, norm) && raise_smem_limit(attention_kernel, attn);
+    return raise_smem_limit(norm_quant_kernel, norm) &&
+           raise_smem_limit(attention_kernel<__half>, attn) &&
+           raise_smem_limit(attention_kernel<float>, attn);
 }
 
 }  // namespace launch

@@ -29,14 +29,16 @@ __host__ __device__ inline int64_t perm_offset(int64_t e) {
 }
 
 // ---- block reductions (blockDim.x a multiple of 32, at most 1024) --------------------------
+// `identity` fills the lanes beyond the block's warp count (0 for sums, the value itself is
+// fine for max).
 template <typename T, typename Op>
-__device__ T block_reduce(T v, Op op, T *shared32) {
+__device__ T block_reduce(T v, Op op, T *shared32, T identity) {
     for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, n_warps = blockDim.x >> 5;
     __syncthreads();  // shared32 may still be read by a previous reduction
     if (lane == 0) shared32[warp] = v;
     __syncthreads();
-    v = lane < n_warps ? shared32[lane] : shared32[0];
+    v = lane < n_warps ? shared32[lane] : identity;
     for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     return v;
 }

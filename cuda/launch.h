@@ -52,18 +52,19 @@ cudaError_t norm_quant(cudaStream_t stream, int n_tok, int64_t n, float *x, int6
 cudaError_t i2s_matmul(cudaStream_t stream, const MatSet &ms, int64_t k, const QuantBuf &qb,
                        int n_tok);
 
-// NeoX RoPE (pairs i, i + n_rot/2; theta = pos * base^(-2i/n_rot) in double) of q [n_tok]
-// [n_head * hd] in place and of k [n_tok][n_head_kv * hd]; writes the rotated keys and the
-// values v to the F16 caches kc, vc [n_head_kv][n_ctx][hd] at positions *pos0 + t.
-cudaError_t rope_kv(cudaStream_t stream, int n_tok, const int32_t *pos0, float *q, const float *k,
-                    const float *v, int n_head, int n_head_kv, int hd, int n_rot, float base,
-                    void *kc, void *vc, int n_ctx);
+// NeoX RoPE (pairs i, i + n_rot/2; theta = pos * inv_freq[i] in double, inv_freq[i] =
+// base^(-2i/n_rot) from the host) of q [n_tok][n_head * hd] in place and of k [n_tok]
+// [n_head_kv * hd]; writes the rotated keys and the values v to the caches kc, vc
+// [n_head_kv][n_ctx][hd] (F16, or F32 if kv_f32) at positions *pos0 + t.
+cudaError_t rope_kv(cudaStream_t stream, int n_tok, const int32_t *pos0, const double *inv_freq,
+                    float *q, const float *k, const float *v, int n_head, int n_head_kv, int hd,
+                    int n_rot, bool kv_f32, void *kc, void *vc, int n_ctx);
 
 // Causal GQA attention of each token t (position *pos0 + t) over the cached keys 0..pos:
 // out[t][h * hd ..] = softmax(q_h . k_j / sqrt(hd)) . v_j, KV head h / (n_head / n_head_kv).
 cudaError_t attention(cudaStream_t stream, int n_tok, const int32_t *pos0, const float *q,
-                      const void *kc, const void *vc, int n_ctx, int n_head, int n_head_kv, int hd,
-                      float *out);
+                      bool kv_f32, const void *kc, const void *vc, int n_ctx, int n_head,
+                      int n_head_kv, int hd, float *out);
 
 // y[t][r] = sum_i w[r][i] * x[t][i] for F16 or F32 weights (rows of k values, k % 8 == 0),
 // float accumulation: the LM head.

@@ -324,7 +324,7 @@ typedef enum bitnet_device {
                                 summation order. Needs a libbitnet built with BITNET_CUDA, a
                                 driver and a device, architecture bitnet-b1.58 or bitnet-25
                                 with I2_S layer matrices and an F16/F32 embedding and head, no
-                                quantised LM head, and kv_type F16. */
+                                quantised LM head. */
 } bitnet_device;
 
 /** Parameters of bitnet_context_new. Obtain with bitnet_context_default_params(). */
@@ -351,8 +351,8 @@ BITNET_API bitnet_context_params bitnet_context_default_params(void);
  * model) and the context's memory (KV cache, scratch) is GPU memory.
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/out, n_ctx above 1<<24, negative
  *         n_threads or above 1024, bad kv_type, unknown device); BITNET_ERR_UNSUPPORTED
- *         (device CUDA: built without the CUDA backend, no driver or no GPU, a model or kv_type
- *         the GPU path does not run; the message says which); BITNET_ERR_OUT_OF_MEMORY (also
+ *         (device CUDA: built without the CUDA backend, no driver or no GPU, a model the GPU
+ *         path does not run; the message says which); BITNET_ERR_OUT_OF_MEMORY (also
  *         GPU memory); BITNET_ERR_INTERNAL (a CUDA call failed; the message names it).
  */
 BITNET_API bitnet_status bitnet_context_new(bitnet_model *model,

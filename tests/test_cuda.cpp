@@ -46,6 +46,7 @@ ModelPtr load(const std::string &name, int lm_head_type = BITNET_LM_HEAD_AUTO) {
 
 bitnet_status new_context(bitnet_model *m, int device, ContextPtr &out, int32_t n_batch = 0,
                           int kv_type = BITNET_KV_F16) {
+    out.reset();  // free the previous context first (GPU memory)
     bitnet_context_params cp = bitnet_context_default_params();
     cp.device = device;
     cp.n_ctx = 256;
@@ -122,13 +123,6 @@ TEST(CudaDevice, QuantisedHeadIsUnsupported) {
     ModelPtr m = load("tiny-b158-i2s.gguf", BITNET_LM_HEAD_Q8);
     ContextPtr c;
     expect_unsupported(new_context(m.get(), BITNET_DEVICE_CUDA, c), "quantised LM head");
-}
-
-TEST(CudaDevice, F32KvCacheIsUnsupported) {
-    ModelPtr m = load("tiny-b158-i2s.gguf");
-    ContextPtr c;
-    expect_unsupported(new_context(m.get(), BITNET_DEVICE_CUDA, c, 0, BITNET_KV_F32),
-                       "KV cache is F16 only");
 }
 
 TEST(CudaDevice, NoGpuGivesUnsupported) {
@@ -231,45 +225,78 @@ double max_abs_diff(const std::vector<float> &a, const std::vector<float> &b) {
     return worst;
 }
 
+// GPU against CPU with either KV cache type: logits within float32 noise (the integer parts
+// are identical, so only summation order differs), equal greedy continuations.
 TEST(CudaModel, LogitsMatchCpuAndGreedyEqual) {
     REQUIRE_GPU();
     ModelPtr m = load("tiny-b158-i2s.gguf");
     ASSERT_EQ(bitnet_model_n_vocab(m.get()), 128256);
-    ContextPtr cpu, gpu;
-    ASSERT_EQ(new_context(m.get(), BITNET_DEVICE_CPU, cpu), BITNET_OK);
-    ASSERT_EQ(new_context(m.get(), BITNET_DEVICE_CUDA, gpu), BITNET_OK)
+    for (const int kv : {BITNET_KV_F16, BITNET_KV_F32}) {
+        ContextPtr cpu, gpu;
+        ASSERT_EQ(new_context(m.get(), BITNET_DEVICE_CPU, cpu, 0, kv), BITNET_OK);
+        ASSERT_EQ(new_context(m.get(), BITNET_DEVICE_CUDA, gpu, 0, kv), BITNET_OK)
+            << bitnet_last_error_message();
+        for (const char *prompt : {"bos", "fox", "unicode", "random100"}) {
+            const auto ref = bitnet::test::load_reference("reference/exact", "tiny-b158-i2s", prompt);
+            bitnet_context_reset(cpu.get());
+            bitnet_context_reset(gpu.get());
+            const std::vector<float> lc = eval_all(cpu.get(), ref.token_ids);
+            const std::vector<float> lg = eval_all(gpu.get(), ref.token_ids);
+            ASSERT_EQ(lc.size(), lg.size());
+            const double d = max_abs_diff(lc, lg);
+            std::printf("[cuda] kv %s %-9s %3zu tokens: max |GPU - CPU| logit %.3g\n",
+                        kv == BITNET_KV_F32 ? "f32" : "f16", prompt, ref.token_ids.size(), d);
+            EXPECT_LE(d, 1e-3) << prompt;
+            bitnet_context_reset(cpu.get());
+            bitnet_context_reset(gpu.get());
+            EXPECT_EQ(greedy(gpu.get(), ref.token_ids, 24), greedy(cpu.get(), ref.token_ids, 24))
+                << prompt << ": greedy continuation, GPU vs CPU";
+        }
+    }
+}
+
+// GPU against the exact references with the F32 KV cache, with test_model_reference's tiers:
+// last-position logits within 1e-3 for bos/fox (1.0 for the long prompts, whose references
+// drift with the activation scheme), every position's argmax where the reference's top-2 gap
+// is clear, and the greedy continuation up to the first step whose reference gap is below 0.5
+// (as test_model_reference's OwnGreedyContinuation).
+TEST(CudaModel, ExactReferences) {
+    REQUIRE_GPU();
+    ModelPtr m = load("tiny-b158-i2s.gguf");
+    ContextPtr gpu;
+    ASSERT_EQ(new_context(m.get(), BITNET_DEVICE_CUDA, gpu, 0, BITNET_KV_F32), BITNET_OK)
         << bitnet_last_error_message();
     for (const char *prompt : {"bos", "fox", "unicode", "random100"}) {
         const auto ref = bitnet::test::load_reference("reference/exact", "tiny-b158-i2s", prompt);
-        bitnet_context_reset(cpu.get());
+        const bool tight = std::string(prompt) == "bos" || std::string(prompt) == "fox";
+        const double tol = tight ? 1e-3 : 1.0, gap = tight ? 2e-3 : 0.5;
         bitnet_context_reset(gpu.get());
-        const std::vector<float> lc = eval_all(cpu.get(), ref.token_ids);
         const std::vector<float> lg = eval_all(gpu.get(), ref.token_ids);
-        ASSERT_EQ(lc.size(), lg.size());
-        const double d = max_abs_diff(lc, lg);
-        std::printf("[cuda] %-9s %3zu tokens: max |GPU - CPU| logit %.3g\n", prompt,
-                    ref.token_ids.size(), d);
-        EXPECT_LE(d, 2e-3) << prompt;
-        // Against the exact reference: the last position's logits, as test_model_reference's
-        // tiers (1e-3 where the reference is exact for this model, 1.0 otherwise).
-        const double tol = std::string(prompt) == "bos" || std::string(prompt) == "fox" ? 1e-3 : 1.0;
         const std::vector<float> last(lg.end() - 128256, lg.end());
         const double dr = max_abs_diff(last, ref.last_logits);
         std::printf("[cuda] %-9s max |GPU - reference| last logits %.3g (tolerance %g)\n", prompt,
                     dr, tol);
         EXPECT_LE(dr, tol) << prompt;
         for (size_t i = 0; i < ref.positions.size(); ++i) {
-            if (ref.positions[i].top2_gap > 2e-3) {
+            if (ref.positions[i].top2_gap > gap) {
                 EXPECT_EQ(argmax(lg.data() + i * 128256, 128256), ref.positions[i].argmax)
                     << prompt << " position " << i;
             }
         }
-        bitnet_context_reset(cpu.get());
-        bitnet_context_reset(gpu.get());
-        const std::vector<int32_t> gc = greedy(cpu.get(), ref.token_ids, 24);
-        const std::vector<int32_t> gg = greedy(gpu.get(), ref.token_ids, 24);
-        EXPECT_EQ(gg, gc) << prompt << ": greedy continuation, GPU vs CPU";
-        if (std::string(prompt) == "fox") EXPECT_EQ(gg, ref.continuation) << "fox vs reference";
+        int32_t next = argmax(last.data(), 128256);
+        size_t agreed = 0;
+        for (size_t i = 0; i < ref.continuation.size(); ++i) {
+            if (next != ref.continuation[i]) {
+                EXPECT_LT(ref.continuation_steps[i].top2_gap, 0.5)
+                    << prompt << " greedy step " << i << " took " << next;
+                break;
+            }
+            ++agreed;
+            ASSERT_EQ(bitnet_eval(gpu.get(), &next, 1, BITNET_LOGITS_LAST), BITNET_OK);
+            next = argmax(bitnet_get_logits(gpu.get(), -1), 128256);
+        }
+        std::printf("[cuda] %-9s greedy continuation: %zu of %zu steps as the reference\n",
+                    prompt, agreed, ref.continuation.size());
     }
 }
 

@@ -70,8 +70,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     kv_f32_ = opt.kv_f32;
     if (opt.cuda) {
         // The GPU holds the KV cache and all scratch: nothing else to allocate here.
-        if (kv_f32_) fail(BITNET_ERR_UNSUPPORTED, "device cuda: the GPU KV cache is F16 only");
-        gpu_ = cuda::Backend::create(*model_, n_ctx_, n_batch_);
+        gpu_ = cuda::Backend::create(*model_, n_ctx_, n_batch_, kv_f32_);
         return;
     }
 
