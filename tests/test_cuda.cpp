@@ -226,7 +226,8 @@ double max_abs_diff(const std::vector<float> &a, const std::vector<float> &b) {
 }
 
 // GPU against CPU with either KV cache type: logits within float32 noise (the integer parts
-// are identical, so only summation order differs), equal greedy continuations.
+// are identical, so only summation order differs), the same argmax wherever the reference's
+// top-2 gap is clear, equal greedy continuations.
 TEST(CudaModel, LogitsMatchCpuAndGreedyEqual) {
     REQUIRE_GPU();
     ModelPtr m = load("tiny-b158-i2s.gguf");
@@ -246,7 +247,18 @@ TEST(CudaModel, LogitsMatchCpuAndGreedyEqual) {
             const double d = max_abs_diff(lc, lg);
             std::printf("[cuda] kv %s %-9s %3zu tokens: max |GPU - CPU| logit %.3g\n",
                         kv == BITNET_KV_F32 ? "f32" : "f16", prompt, ref.token_ids.size(), d);
-            EXPECT_LE(d, 1e-3) << prompt;
+            // test_model_reference's tiers: on the long prompts float-order noise can flip an
+            // int8 rounding of an activation, which moves logits by up to ~0.2 (measured on the
+            // H200: random100 with the F32 cache, 0.19; every other case below 1e-5).
+            const bool tight = std::string(prompt) == "bos" || std::string(prompt) == "fox";
+            EXPECT_LE(d, tight ? 1e-3 : 1.0) << prompt;
+            for (size_t i = 0; i < ref.positions.size(); ++i) {
+                if (ref.positions[i].top2_gap > 0.5) {
+                    EXPECT_EQ(argmax(lg.data() + i * 128256, 128256),
+                              argmax(lc.data() + i * 128256, 128256))
+                        << prompt << " position " << i;
+                }
+            }
             bitnet_context_reset(cpu.get());
             bitnet_context_reset(gpu.get());
             EXPECT_EQ(greedy(gpu.get(), ref.token_ids, 24), greedy(cpu.get(), ref.token_ids, 24))
