@@ -68,13 +68,15 @@ public:
                  bool all_logits, float *logits_out) override;
 
 private:
-    template <typename T> T *alloc(size_t count) {
+    template <typename T>
+    T *alloc(size_t count) {
         void *p = nullptr;
         check(cudaMalloc(&p, count * sizeof(T)), "cudaMalloc");
         allocs_.push_back(p);
         return static_cast<T *>(p);
     }
-    template <typename T> T *upload(const T *src, size_t count) {
+    template <typename T>
+    T *upload(const T *src, size_t count) {
         T *d = alloc<T>(count);
         check(cudaMemcpy(d, src, count * sizeof(T), cudaMemcpyHostToDevice), "upload");
         return d;
@@ -215,8 +217,8 @@ void CudaBackend::enqueue(int n_tok, bool want_logits, bool all_logits) {
     for (size_t il = 0; il < layers_.size(); ++il) {
         const DevLayer &L = layers_[il];
         // attention block (the previous layer's FFN output is added to x first)
-        check(launch::norm_quant(s, n_tok, d, x_, d, il ? tmp_ : nullptr, nullptr, L.attn_norm,
-                                 eps, qa_, nullptr),
+        check(launch::norm_quant(s, n_tok, d, x_, d, il ? tmp_ : nullptr, nullptr, L.attn_norm, eps,
+                                 qa_, nullptr),
               "attn_norm");
         launch::MatSet qkv;
         qkv.n = 3;
@@ -289,11 +291,11 @@ void CudaBackend::forward(const int32_t *tokens, int64_t n_tok, int64_t pos0, bo
             check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal),
                   "cudaStreamBeginCapture");
             try {
-                check(cudaMemcpyAsync(tokens_, pinned_io_, sizeof(int32_t),
-                                      cudaMemcpyHostToDevice, stream_),
+                check(cudaMemcpyAsync(tokens_, pinned_io_, sizeof(int32_t), cudaMemcpyHostToDevice,
+                                      stream_),
                       "token copy");
-                check(cudaMemcpyAsync(pos_, pinned_io_ + 1, sizeof(int32_t),
-                                      cudaMemcpyHostToDevice, stream_),
+                check(cudaMemcpyAsync(pos_, pinned_io_ + 1, sizeof(int32_t), cudaMemcpyHostToDevice,
+                                      stream_),
                       "position copy");
                 enqueue(1, true, false);
             } catch (...) {
@@ -314,8 +316,8 @@ void CudaBackend::forward(const int32_t *tokens, int64_t n_tok, int64_t pos0, bo
         return;
     }
     const int32_t p = (int32_t)pos0;
-    check(cudaMemcpyAsync(tokens_, tokens, (size_t)n_tok * sizeof(int32_t),
-                          cudaMemcpyHostToDevice, stream_),
+    check(cudaMemcpyAsync(tokens_, tokens, (size_t)n_tok * sizeof(int32_t), cudaMemcpyHostToDevice,
+                          stream_),
           "token copy");
     check(cudaMemcpyAsync(pos_, &p, sizeof(int32_t), cudaMemcpyHostToDevice, stream_),
           "position copy");
@@ -424,9 +426,9 @@ void bitlinear_for_test(const float *x, int64_t n_tok, int64_t k, const uint8_t 
             for (int64_t i = 0; i < k; ++i) q[t * k + i] = perm[t * ldq + launch::perm_offset(i)];
         }
         check(cudaMemcpy(s, qb.s, (size_t)n_tok * sizeof(float), cudaMemcpyDeviceToHost), "s");
-        check(cudaMemcpy(dot, ddot, (size_t)(n_tok * rows) * sizeof(int32_t),
-                         cudaMemcpyDeviceToHost),
-              "dot");
+        check(
+            cudaMemcpy(dot, ddot, (size_t)(n_tok * rows) * sizeof(int32_t), cudaMemcpyDeviceToHost),
+            "dot");
         check(cudaMemcpy(y, dy, (size_t)(n_tok * rows) * sizeof(float), cudaMemcpyDeviceToHost),
               "y");
     } catch (...) {

@@ -28,7 +28,8 @@ int device_count();
 std::string unsupported_reason(const Model &model);
 
 // One sequence's GPU state: the uploaded weights, the device KV cache [layer][n_head_kv][n_ctx]
-// [head_dim] (F16, or F32 with kv_f32), scratch for n_batch tokens, and the decode step's CUDA graph.
+// [head_dim] (F16, or F32 with kv_f32), scratch for n_batch tokens, and the decode step's CUDA
+// graph.
 class Backend {
 public:
     // Uploads the model's weights (ternary kept packed, 2 bits per weight) and allocates the KV

@@ -20,12 +20,16 @@ echo "5da5afb83c5ccf86eb13c815cc27e438d3b997a44b8540e4378846d48ae66d8e  $D/fix/t
 
 log "GPU tests (test_cuda; the F32-model host test needs tiny-b158-f32.gguf, not carried)"
 "$D/bin/test_cuda" --gtest_filter='-CudaDevice.F32LayerMatricesAreUnsupported' 2>&1 | tee "$OUT/test_cuda.log"
+log "GPU tests again with ordinary launches (BITNET_CUDA_PDL=0)"
+BITNET_CUDA_PDL=0 "$D/bin/test_cuda" --gtest_filter='CudaKernels.*:CudaModel.*' 2>&1 | tail -3
 
 log "2B4T-shaped model"
 "$D/bin/bitnet_cli" gen-model --preset 2b4t -o /tmp/2b4t.gguf 2>&1 | tail -2
 log "bench --device cuda (pp512, tg128)"
-for i in 1 2; do  # twice: the spread between two runs is the noise floor
-  "$D/bin/bitnet_cli" bench -m /tmp/2b4t.gguf --device cuda -p 512 -n 128 -r 5 2>&1 | tee -a "$OUT/bench.log"
+for pdl in 1 0 1; do  # PDL on, off, on: the spread between the two "on" runs is the noise
+  echo "BITNET_CUDA_PDL=$pdl"
+  BITNET_CUDA_PDL=$pdl "$D/bin/bitnet_cli" bench -m /tmp/2b4t.gguf --device cuda -p 512 -n 128 -r 5 \
+    2>&1 | tee -a "$OUT/bench.log"
 done
 if [ "${SANITIZE:-1}" = 1 ] && command -v compute-sanitizer >/dev/null; then
   log "compute-sanitizer memcheck on the kernel test and the chunked model test"
@@ -33,7 +37,7 @@ if [ "${SANITIZE:-1}" = 1 ] && command -v compute-sanitizer >/dev/null; then
     --gtest_filter='CudaKernels.*:CudaModel.ChunksAndResetAgree' 2>&1 | tail -15
 fi
 
-if [ "${PROFILE:-1}" = 1 ] && command -v ncu >/dev/null; then
+if [ "${PROFILE:-0}" = 1 ] && command -v ncu >/dev/null; then
   log "ncu: per-kernel time of one graph-replayed decode step (2B4T, position 0)"
   timeout 150 ncu --clock-control none --metrics gpu__time_duration.sum --print-summary per-kernel \
     "$D/bin/bitnet_cli" bench -m /tmp/2b4t.gguf --device cuda -p 0 -n 1 -r 1 --no-warmup \

@@ -68,8 +68,8 @@ cudaError_t attention(cudaStream_t stream, int n_tok, const int32_t *pos0, const
 
 // y[t][r] = sum_i w[r][i] * x[t][i] for F16 or F32 weights (rows of k values, k % 8 == 0),
 // float accumulation: the LM head.
-cudaError_t head(cudaStream_t stream, const void *w, bool f16, int64_t k, int rows,
-                 const float *x, int n_tok, float *y);
+cudaError_t head(cudaStream_t stream, const void *w, bool f16, int64_t k, int rows, const float *x,
+                 int n_tok, float *y);
 
 // Raises the dynamic shared-memory limits of norm_quant (n up to max_n) and attention (n_ctx,
 // hd); returns false when the device cannot give that much.

@@ -60,12 +60,12 @@ bitnet_status new_context(bitnet_model *m, int device, ContextPtr &out, int32_t 
 
 bool have_gpu() { return bitnet::cuda::compiled() && bitnet::cuda::device_count() > 0; }
 
-#define REQUIRE_GPU()                                                                       \
-    do {                                                                                    \
-        if (!bitnet::cuda::compiled())                                                      \
+#define REQUIRE_GPU()                                                                         \
+    do {                                                                                      \
+        if (!bitnet::cuda::compiled())                                                        \
             GTEST_SKIP() << "libbitnet was built without the CUDA backend (BITNET_CUDA=OFF)"; \
-        if (bitnet::cuda::device_count() == 0)                                              \
-            GTEST_SKIP() << "no CUDA device or driver on this machine";                     \
+        if (bitnet::cuda::device_count() == 0)                                                \
+            GTEST_SKIP() << "no CUDA device or driver on this machine";                       \
     } while (0)
 
 // ---- host side: no GPU needed ---------------------------------------------------------------
@@ -148,22 +148,25 @@ TEST(CudaKernels, BitLinearMatchesScalarReference) {
         std::vector<float> x((size_t)(n_tok * k));
         std::normal_distribution<float> nd(0.0f, 1.0f);
         for (float &v : x) v = nd(rng);
-        for (int64_t i = 0; i < k; i += 7) x[(size_t)(1 * k + i)] = (float)(i % 255) - 127.0f;  // ties
-        x[(size_t)(2 * k + 3)] = 40.0f;  // outlier
+        for (int64_t i = 0; i < k; i += 7)
+            x[(size_t)(1 * k + i)] = (float)(i % 255) - 127.0f;  // ties
+        x[(size_t)(2 * k + 3)] = 40.0f;                          // outlier
         std::fill(x.begin() + 3 * k, x.begin() + 4 * k, 0.0f);
         x[(size_t)(4 * k + 5)] = NAN;
         std::vector<int8_t> t((size_t)(rows * k));
         std::uniform_int_distribution<int> td(-1, 1);
         for (int8_t &v : t) v = (int8_t)td(rng);
         std::vector<uint8_t> w((size_t)(rows * k / 4));
-        for (int64_t r = 0; r < rows; ++r) bitnet::kernels::i2s_pack(t.data() + r * k, k, w.data() + r * k / 4);
+        for (int64_t r = 0; r < rows; ++r)
+            bitnet::kernels::i2s_pack(t.data() + r * k, k, w.data() + r * k / 4);
         w[5] = 0xFF;
         w[w.size() - 1] = 0xFF;
         const float scale = 0.8125f;
 
         std::vector<int8_t> q_ref((size_t)(n_tok * k)), q_gpu(q_ref.size());
         std::vector<float> s_ref((size_t)n_tok), s_gpu((size_t)n_tok);
-        std::vector<int32_t> sum((size_t)n_tok), dot_ref((size_t)(n_tok * rows)), dot_gpu(dot_ref.size());
+        std::vector<int32_t> sum((size_t)n_tok), dot_ref((size_t)(n_tok * rows)),
+            dot_gpu(dot_ref.size());
         std::vector<float> y_ref(dot_ref.size()), y_gpu(dot_ref.size());
         for (int64_t j = 0; j < n_tok; ++j) {
             s_ref[j] = bitnet::kernels::quantize_row_i8_scalar(x.data() + j * k, k,
@@ -238,7 +241,8 @@ TEST(CudaModel, LogitsMatchCpuAndGreedyEqual) {
         ASSERT_EQ(new_context(m.get(), BITNET_DEVICE_CUDA, gpu, 0, kv), BITNET_OK)
             << bitnet_last_error_message();
         for (const char *prompt : {"bos", "fox", "unicode", "random100"}) {
-            const auto ref = bitnet::test::load_reference("reference/exact", "tiny-b158-i2s", prompt);
+            const auto ref =
+                bitnet::test::load_reference("reference/exact", "tiny-b158-i2s", prompt);
             bitnet_context_reset(cpu.get());
             bitnet_context_reset(gpu.get());
             const std::vector<float> lc = eval_all(cpu.get(), ref.token_ids);
@@ -307,8 +311,8 @@ TEST(CudaModel, ExactReferences) {
             ASSERT_EQ(bitnet_eval(gpu.get(), &next, 1, BITNET_LOGITS_LAST), BITNET_OK);
             next = argmax(bitnet_get_logits(gpu.get(), -1), 128256);
         }
-        std::printf("[cuda] %-9s greedy continuation: %zu of %zu steps as the reference\n",
-                    prompt, agreed, ref.continuation.size());
+        std::printf("[cuda] %-9s greedy continuation: %zu of %zu steps as the reference\n", prompt,
+                    agreed, ref.continuation.size());
     }
 }
 
