@@ -23,7 +23,7 @@ namespace {
 // kernel's blocks be scheduled while this one runs. The wait comes before any
 // access to global memory, so the order of reads and writes is the plain stream
 // order; what overlaps is only the next kernel's launch with this kernel's work
-// (decode runs ~245 kernels of a few us each). Without sm_90, or with
+// (decode runs ~300 kernels of a few us each). Without sm_90, or with
 // BITNET_CUDA_PDL=0, launches are ordinary.
 __device__ inline void pdl_wait_trigger() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
