@@ -381,11 +381,11 @@ std::unique_ptr<Backend> Backend::create(const Model &model, uint32_t n_ctx, int
         cudaGetLastError();
         fail(BITNET_ERR_UNSUPPORTED,
              std::string("device cuda: no usable CUDA device (") +
-                 (e != cudaSuccess ? std::string(cudaGetErrorName(e)) + ": " +
-                                         cudaGetErrorString(e) +
-                                         "; no NVIDIA driver loaded, or one older than the "
-                                         "CUDA runtime this library was built with"
-                                   : std::string("the driver reports 0 devices")) +
+                 (e != cudaSuccess
+                      ? std::string(cudaGetErrorName(e)) + ": " + cudaGetErrorString(e) +
+                            "; no NVIDIA driver loaded, or one older than the "
+                            "CUDA runtime this library was built with"
+                      : std::string("the driver reports 0 devices")) +
                  ")");
     }
     return std::make_unique<CudaBackend>(model, n_ctx, n_batch, kv_f32);

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <utility>
 
 #include "cuda/kernels.cuh"
@@ -500,6 +501,9 @@ cudaError_t head(cudaStream_t stream, const void *w, bool f16, int64_t k, int ro
 // kernel's dynamic shared-memory limit to `bytes`.
 template <typename Kernel>
 bool raise_smem_limit(Kernel kernel, size_t bytes) {
+    // Contexts may be created on several threads: read-and-raise must not interleave.
+    static std::mutex mu;
+    const std::lock_guard<std::mutex> lock(mu);
     cudaFuncAttributes attr{};
     if (cudaFuncGetAttributes(&attr, kernel) != cudaSuccess) return false;
     if ((size_t)attr.maxDynamicSharedSizeBytes >= bytes) return true;
