@@ -313,6 +313,20 @@ typedef enum bitnet_kv_type {
     BITNET_KV_F32 = 1  /**< Exact float32 keys and values. */
 } bitnet_kv_type;
 
+/** Where a context runs the forward pass. */
+typedef enum bitnet_device {
+    BITNET_DEVICE_CPU = 0, /**< Default: the CPU kernels, on n_threads worker threads. */
+    BITNET_DEVICE_CUDA = 1 /**< The first NVIDIA GPU (CUDA device 0): weights uploaded once at
+                                bitnet_context_new (ternary kept packed), KV cache and the whole
+                                forward pass on the GPU, single-token decode replayed from a CUDA
+                                graph. Same integer semantics as the CPU (int8 activations,
+                                exact int32 ternary products); float parts differ only by
+                                summation order. Needs a libbitnet built with BITNET_CUDA, a
+                                driver and a device, architecture bitnet-b1.58 or bitnet-25
+                                with I2_S layer matrices and an F16/F32 embedding and head, no
+                                quantised LM head. */
+} bitnet_device;
+
 /** Parameters of bitnet_context_new. Obtain with bitnet_context_default_params(). */
 typedef struct bitnet_context_params {
     size_t size;        /**< sizeof(bitnet_context_params). */
@@ -329,6 +343,9 @@ typedef struct bitnet_context_params {
                              n_embd floats) instead of logits. Default 0. */
     int pooling_type;   /**< A bitnet_pooling_type, for embeddings. Default BITNET_POOLING_NONE. */
     int embd_normalize; /**< 1: L2-normalise every embedding. Default 0. */
+    int device;         /**< A bitnet_device; default BITNET_DEVICE_CPU. The fields from
+                             n_seq_max on were added after kv_type: callers built with the older,
+                             smaller struct (size set to their sizeof) get the defaults. */
 } bitnet_context_params;
 
 /** How bitnet_decode pools the embeddings of a sequence (context parameter pooling_type). */
@@ -344,9 +361,14 @@ BITNET_API bitnet_context_params bitnet_context_default_params(void);
 /**
  * Creates an inference context (KV cache of n_ctx tokens, scratch buffers, worker threads) for
  * a model. The context holds a reference to the model.
+ * With device = BITNET_DEVICE_CUDA the weights are copied to the GPU here (seconds for a 2B
+ * model) and the context's memory (KV cache, scratch) is GPU memory.
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model/out, n_ctx above 1<<24, negative
  *         n_threads or above 1024, bad kv_type, n_seq_max 0 or above n_ctx or 4096, bad
- *         pooling_type); BITNET_ERR_OUT_OF_MEMORY.
+ *         pooling_type, unknown device); BITNET_ERR_UNSUPPORTED
+ *         (device CUDA: built without the CUDA backend, no driver or no GPU, a model the GPU
+ *         path does not run; the message says which); BITNET_ERR_OUT_OF_MEMORY (also
+ *         GPU memory); BITNET_ERR_INTERNAL (a CUDA call failed; the message names it).
  */
 BITNET_API bitnet_status bitnet_context_new(bitnet_model *model,
                                             const bitnet_context_params *params,

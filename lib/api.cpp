@@ -259,6 +259,7 @@ bitnet_context_params bitnet_context_default_params(void) {
     p.embeddings = 0;
     p.pooling_type = BITNET_POOLING_NONE;
     p.embd_normalize = 0;
+    p.device = BITNET_DEVICE_CPU;
     return p;
 }
 
@@ -296,6 +297,11 @@ bitnet_status bitnet_context_new(bitnet_model *model, const bitnet_context_param
         opt.embeddings = p.embeddings != 0;
         opt.pooling = p.pooling_type;
         opt.embd_normalize = p.embd_normalize != 0;
+        if (p.device != BITNET_DEVICE_CPU && p.device != BITNET_DEVICE_CUDA) {
+            return invalid("bitnet_context_new: unknown device " + std::to_string(p.device) +
+                           " (0 = cpu, 1 = cuda)");
+        }
+        opt.cuda = p.device == BITNET_DEVICE_CUDA;
         opt.n_ctx = p.n_ctx;
         opt.n_threads = p.n_threads;
         opt.n_batch = p.n_batch;

@@ -137,6 +137,17 @@ grep -q '| *pp16 *|' "$TMP/out" && grep -q '| *tg4 *|' "$TMP/out" && pass "bench
     failed "bench table" "$TMP/out" "$TMP/err"
 [ "$(grep -c '| *tg4 *|' "$TMP/out")" -eq 2 ] && pass "bench ran two thread counts" ||
     failed "bench thread list" "$TMP/out"
+# --device cuda: a table where a GPU and the CUDA backend are present, else a clean failure that
+# says why (no device, no driver, or built without the backend).
+run "$BITNET" bench -m "$I2S" -p 8 -n 2 -r 1 --device cuda
+if [ "$rc" -eq 0 ]; then
+    grep -q '| *tg2 *|' "$TMP/out" && pass "bench --device cuda table" ||
+        failed "bench --device cuda table" "$TMP/out" "$TMP/err"
+elif [ "$rc" -lt 128 ] && grep -q 'device cuda' "$TMP/err"; then
+    pass "bench --device cuda without a usable GPU: $(head -c 120 "$TMP/err")"
+else
+    failed "bench --device cuda (exit $rc)" "$TMP/err"
+fi
 expect_ok "bench --no-repack" "$BITNET" bench -m "$I2S" -p 8 -n 2 -r 1 -t 1 --no-repack
 grep -q '| *tg2 *|' "$TMP/out" && pass "bench --no-repack table" ||
     failed "bench --no-repack table" "$TMP/out" "$TMP/err"

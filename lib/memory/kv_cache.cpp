@@ -18,11 +18,11 @@ constexpr size_t kHeaderWords = 8;  // magic, version, n_layer, n_head_kv, head_
 }  // namespace
 
 KvCache::KvCache(int32_t n_layer, int32_t n_head_kv, int32_t head_dim, uint32_t n_ctx_seq,
-                 uint32_t n_seq, bool f32)
+                 uint32_t n_seq, bool f32, bool with_storage)
     : n_layer_(n_layer), n_head_kv_(n_head_kv), head_dim_(head_dim), n_ctx_seq_(n_ctx_seq),
       n_seq_(n_seq), f32_(f32), len_(n_seq, 0) {
     const size_t elems = (size_t)n_seq * (size_t)n_head_kv * head_stride();
-    for (int il = 0; il < n_layer; ++il) {
+    for (int il = 0; with_storage && il < n_layer; ++il) {
         if (f32) {
             kf_.emplace_back(elems);
             vf_.emplace_back(elems);
@@ -69,6 +69,7 @@ void KvCache::seq_rm(int32_t s, int32_t p0, int32_t p1) {
 // Copies the cells of src in [p0, p1) to dst. The result must be a prefix of dst: p0 must be 0
 // (or dst already hold positions up to p0), so dst's cells stay a run without holes.
 void KvCache::seq_cp(int32_t src, int32_t dst, int32_t p0, int32_t p1) {
+    check_storage("seq_cp");
     check_seq(src, "seq_cp");
     check_seq(dst, "seq_cp");
     if (src == dst) return;
@@ -113,6 +114,13 @@ int32_t KvCache::seq_pos_max(int32_t s) const {
 
 void KvCache::clear() { std::fill(len_.begin(), len_.end(), 0u); }
 
+void KvCache::check_storage(const char *what) const {
+    if (!has_storage()) {
+        fail(BITNET_ERR_UNSUPPORTED, std::string(what) + ": the KV cache of this context is "
+                                                         "held by the GPU backend");
+    }
+}
+
 size_t KvCache::state_size() const {
     const size_t elem = f32_ ? 4 : 2;
     size_t bytes = (kHeaderWords + n_seq_) * sizeof(uint32_t);
@@ -123,6 +131,7 @@ size_t KvCache::state_size() const {
 }
 
 void KvCache::state_write(uint8_t *dst) const {
+    check_storage("state_save");
     const uint32_t header[kHeaderWords] = {kStateMagic,         kStateVersion,
                                            (uint32_t)n_layer_,  (uint32_t)n_head_kv_,
                                            (uint32_t)head_dim_, n_ctx_seq_,
@@ -148,6 +157,7 @@ void KvCache::state_write(uint8_t *dst) const {
 }
 
 void KvCache::state_read(const uint8_t *src, size_t size) {
+    check_storage("state_load");
     clear();
     auto bad = [](const std::string &why) { fail(BITNET_ERR_BAD_FORMAT, "KV cache state: " + why); };
     if (size < (kHeaderWords + n_seq_) * sizeof(uint32_t)) bad("truncated header");

@@ -16,9 +16,10 @@ namespace bitnet {
 
 class KvCache {
 public:
-    // Throws nothing itself; std::bad_alloc if the memory cannot be had.
+    // Throws nothing itself; std::bad_alloc if the memory cannot be had. Without storage only
+    // the sequence lengths are kept (a GPU context holds the cells on the device).
     KvCache(int32_t n_layer, int32_t n_head_kv, int32_t head_dim, uint32_t n_ctx_seq,
-            uint32_t n_seq, bool f32);
+            uint32_t n_seq, bool f32, bool with_storage = true);
 
     uint32_t n_seq() const { return n_seq_; }
     uint32_t n_ctx_seq() const { return n_ctx_seq_; }
@@ -36,6 +37,8 @@ public:
     float *v_f32(int il, uint32_t s, int64_t g) { return vf_[il].data() + offset(s, g); }
     uint16_t *k_f16(int il, uint32_t s, int64_t g) { return kh_[il].data() + offset(s, g); }
     uint16_t *v_f16(int il, uint32_t s, int64_t g) { return vh_[il].data() + offset(s, g); }
+
+    bool has_storage() const { return !kf_.empty() || !kh_.empty(); }
 
     // Sequence edits (llama.cpp's llama_memory_seq_*). Positions [p0, p1); p1 < 0 means "to the
     // end". Throw bitnet::Error: INVALID_ARGUMENT for a sequence id out of range, UNSUPPORTED
@@ -58,6 +61,7 @@ private:
         return ((size_t)s * (size_t)n_head_kv_ + (size_t)g) * head_stride();
     }
     void check_seq(int32_t s, const char *what) const;
+    void check_storage(const char *what) const;  // UNSUPPORTED without storage
 
     int32_t n_layer_, n_head_kv_, head_dim_;
     uint32_t n_ctx_seq_, n_seq_;

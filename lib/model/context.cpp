@@ -16,6 +16,7 @@
 
 #include "common/error.h"
 #include "common/fp16.h"
+#include "cuda/backend.h"
 #include "kernels/kernels.h"
 
 namespace bitnet {
@@ -77,6 +78,17 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     }
     // Each sequence gets n_ctx / n_seq_max cells (llama.cpp's -c / --parallel split).
     n_ctx_ -= n_ctx_ % n_seq;
+    if (opt.cuda) {
+        if (n_seq > 1 || embeddings_) {
+            fail(BITNET_ERR_UNSUPPORTED, "device cuda: one sequence and logits only (n_seq_max "
+                                         "1, embeddings 0) in this version");
+        }
+        // The GPU holds the KV cache and all scratch; the host keeps only the sequence length.
+        gpu_ = cuda::Backend::create(*model_, n_ctx_, n_batch_, kv_f32_);
+        kv_ = std::make_unique<KvCache>(hp.n_layer, hp.n_head_kv, hp.head_dim, n_ctx_, 1u,
+                                        kv_f32_, /*with_storage=*/false);
+        return;
+    }
 
     // Size check before allocating anything: n_ctx and n_threads are user input, and
     // std::vector zero-fills (touches) every page it allocates, so an allocation the machine
@@ -249,8 +261,12 @@ void Context::decode(const BatchView &b) {
         }
         float *out = out_tok.empty() ? nullptr
                                      : rows + (size_t)out_row_[(size_t)(done + out_tok[0])] * row_len;
-        forward_chunk(b.token + done, b.pos + done, b.seq + done, n, out_tok.data(),
-                      (int64_t)out_tok.size(), out);
+        if (gpu_) {
+            forward_gpu(b.token + done, n, b.pos[done], out_tok, out);
+        } else {
+            forward_chunk(b.token + done, b.pos + done, b.seq + done, n, out_tok.data(),
+                          (int64_t)out_tok.size(), out);
+        }
         for (int32_t t = 0; t < n; ++t) {
             const int32_t s = b.seq[done + t];
             kv_->set_seq_len((uint32_t)s, (uint32_t)b.pos[done + t] + 1);
@@ -259,6 +275,26 @@ void Context::decode(const BatchView &b) {
     }
     n_logits_ = n_out;
     if (embeddings_) pool_embeddings(b);
+}
+
+// One chunk of one sequence (positions pos0 ..) on the GPU backend, which computes the logits
+// of no token, the last token or every token: other output patterns take every row and keep
+// the ones asked for.
+void Context::forward_gpu(const int32_t *tokens, int64_t n, int32_t pos0,
+                          const std::vector<int64_t> &out_tok, float *out) {
+    if (abort_requested()) fail(BITNET_ERR_ABORTED, "evaluation aborted");
+    const size_t nv = (size_t)model_->hparams().n_vocab;
+    if (out_tok.empty() || (out_tok.size() == 1 && out_tok[0] == n - 1)) {
+        gpu_->forward(tokens, n, pos0, !out_tok.empty(), false, out);
+    } else if ((int64_t)out_tok.size() == n) {
+        gpu_->forward(tokens, n, pos0, true, true, out);
+    } else {
+        std::vector<float> all((size_t)n * nv);
+        gpu_->forward(tokens, n, pos0, true, true, all.data());
+        for (size_t i = 0; i < out_tok.size(); ++i) {
+            std::memcpy(out + i * nv, all.data() + (size_t)out_tok[i] * nv, nv * sizeof(float));
+        }
+    }
 }
 
 // Pooled embeddings per sequence of the batch (mean or last token), then the optional L2

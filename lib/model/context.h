@@ -14,6 +14,10 @@
 
 namespace bitnet {
 
+namespace cuda {
+class Backend;
+}
+
 struct ContextOptions {
     uint32_t n_ctx = 0;     // 0 = min(n_ctx_train, 4096)
     int32_t n_threads = 0;  // 0 = physical cores
@@ -23,6 +27,7 @@ struct ContextOptions {
     bool embeddings = false;      // decode outputs embeddings (final-norm hidden states), no logits
     int pooling = 0;              // Pooling, for embeddings
     bool embd_normalize = false;  // L2-normalise each embedding
+    bool cuda = false;  // run the forward pass on the GPU (cuda/backend.h)
 };
 
 enum class LogitsMode { None = 0, Last = 1, All = 2 };
@@ -78,6 +83,8 @@ private:
     void forward_chunk(const int32_t *tokens, const int32_t *pos, const int32_t *seq,
                        int64_t n_tok, const int64_t *out_tok, int64_t n_out, float *out);
     void pool_embeddings(const BatchView &b);
+    void forward_gpu(const int32_t *tokens, int64_t n, int32_t pos0,
+                     const std::vector<int64_t> &out_tok, float *out);
     void bitlinear(const Matrix &w, const float *x, int64_t n_tok, float *y);
     void bitlinear_pair(const Matrix &w1, const Matrix &w2, const float *x, int64_t n_tok,
                         float *y1, float *y2);
@@ -88,6 +95,7 @@ private:
     void lm_head(const float *z, int64_t n_tok, float *logits);
 
     std::shared_ptr<const Model> model_;
+    std::unique_ptr<cuda::Backend> gpu_;  // set: the whole forward pass runs there
     uint32_t n_ctx_ = 0;
     int32_t n_threads_ = 1;
     int32_t n_batch_ = 512;

@@ -24,6 +24,7 @@ struct BenchOptions {
     bool roofline = false;
     bool no_repack = false;
     std::string parallel = "1";
+    std::string device = "cpu";
 };
 
 // Resident set size of this process in bytes (/proc/self/status VmRSS), 0 if unknown.
@@ -94,6 +95,7 @@ int run_bench(const BenchOptions &o) {
     };
     const std::vector<int32_t> parallel = to_ints(o.parallel);
     std::vector<Row> rows;
+    double tg_median_best = 0.0;  // the best median tg rate over the contexts
     for (const int32_t t : thread_counts) {
         for (const int32_t np : parallel) {
             if (np < 1 || np > 4096) throw CLI::ValidationError("--parallel", "1 to 4096 sequences");
@@ -103,6 +105,7 @@ int run_bench(const BenchOptions &o) {
             cp.n_threads = t;
             cp.kv_type = kv_type_value(o.kv_type);
             cp.n_seq_max = static_cast<uint32_t>(np);
+            cp.device = o.device == "cuda" ? BITNET_DEVICE_CUDA : BITNET_DEVICE_CPU;
             cp.n_ctx = static_cast<uint32_t>(np) *
                        static_cast<uint32_t>(std::max({n_prompt, o.n_gen + 1, 1}));
             ContextPtr ctx = new_context(model.get(), cp, o.model);
@@ -116,8 +119,8 @@ int run_bench(const BenchOptions &o) {
             bitnet_bench_result r{};
             r.size = sizeof r;
             const int32_t n_threads = bitnet_context_n_threads(ctx.get());
-            std::fprintf(stderr, "bench: %d threads, pp%d, tg%d x %d sequences, %d repetitions...\n",
-                         n_threads, n_prompt, o.n_gen, np, o.reps);
+            std::fprintf(stderr, "bench: %s, %d threads, pp%d, tg%d x %d sequences, %d repetitions...\n",
+                         o.device.c_str(), n_threads, n_prompt, o.n_gen, np, o.reps);
             const bitnet_status st = bitnet_bench(ctx.get(), &bp, &r);
             if (st != BITNET_OK) fail_status(o.model, st);
             const std::string th = std::to_string(r.n_threads > 0 ? r.n_threads : n_threads);
@@ -125,6 +128,7 @@ int run_bench(const BenchOptions &o) {
                 rows.push_back({th, "pp" + std::to_string(n_prompt),
                                 tps(r.pp_mean) + " ± " + tps(r.pp_stddev), tps(r.pp_median),
                                 tps(r.pp_best)});
+            if (np == 1) tg_median_best = std::max(tg_median_best, r.tg_median);
             if (o.n_gen > 0)
                 rows.push_back({th, "tg" + std::to_string(o.n_gen) +
                                         (np > 1 ? " x" + std::to_string(np) : ""),
@@ -172,7 +176,15 @@ int run_bench(const BenchOptions &o) {
                 "mapped)\n", load_s, format_bytes(rss_after_load).c_str(),
                 format_bytes(resident_bytes()).c_str(),
                 format_bytes(bitnet_model_size_bytes(model.get())).c_str());
-    if (o.roofline) {
+    if (o.device == "cuda" && o.n_gen > 0 && tg_median_best > 0) {
+        // A decode step reads every weight once: bytes per token times tokens per second is the
+        // device-memory bandwidth the decode achieves (the KV cache's few MB are left out).
+        std::printf("decode reads %s per token: at the best tg rate (%.1f tokens/s) that is "
+                    "%.0f GB/s of device memory\n",
+                    format_bytes(per_token).c_str(), tg_median_best,
+                    tg_median_best * (double)per_token / 1e9);
+    }
+    if (o.roofline && o.device != "cuda") {
         for (const int32_t t : thread_counts) {
             const int n = t > 0 ? t : 1;
             const double bw = read_bandwidth(n);
@@ -217,6 +229,11 @@ Command add_bench(CLI::App &app) {
                     "rows 'tgN xB' give aggregate tokens/s of B sequences (llama-batched-bench)")
         ->type_name("B,B,...")
         ->check(IntList())
+        ->capture_default_str();
+    sub->add_option("--device", o->device,
+                    "where the forward pass runs: cpu, or cuda (the first NVIDIA GPU; needs a "
+                    "libbitnet built with BITNET_CUDA)")
+        ->check(CLI::IsMember({"cpu", "cuda"}))
         ->capture_default_str();
     sub->add_flag("--no-warmup", o->no_warmup, "skip the untimed warm-up run");
     sub->add_flag("--no-repack", o->no_repack,
