@@ -126,6 +126,32 @@ void i2s_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows, int il)
                                                 benchmark::Counter::kIsRate);
 }
 
+// Decode from memory: a 256 MiB I2_S matrix (far past the last-level cache, as the 0.5 GB of
+// ternary weights a 2B4T token reads) in the interleaved layout, one gemv over all of it per
+// iteration. "GB/s" is the weight read bandwidth the kernel reaches, the decode bound.
+void i2s_gemv_dram(benchmark::State &state, Isa isa) {
+    constexpr int64_t k = 2560, rows = 409600;
+    static const std::vector<uint8_t> w = [] {
+        std::vector<uint8_t> v((size_t)(rows * k / 4));
+        uint64_t x = 88172645463325252ull;
+        for (auto &b : v) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            b = (uint8_t)(x >> 24);
+        }
+        return v;
+    }();
+    const KernelTable &kt = table(isa);
+    const int8_t *q = i8_activations().data();
+    std::vector<int32_t> out((size_t)rows);
+    for (auto _ : state) {
+        kt.i2s_gemv(w.data(), k, rows, 4, q, out.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * (double)w.size() / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
 void i2s_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
     const KernelTable &kt = table(isa);
     const uint8_t *w = i2s_weights().data();
@@ -345,6 +371,8 @@ const bool registered = [] {
             benchmark::RegisterBenchmark(name("i2s_gemv_il4", isa, s.k, s.rows).c_str(), i2s_gemv,
                                          isa, s.k, s.rows, 4)->Unit(benchmark::kMicrosecond);
         }
+        benchmark::RegisterBenchmark(name("i2s_gemv_dram", isa, 2560, 409600).c_str(), i2s_gemv_dram,
+                                     isa)->Unit(benchmark::kMillisecond);
         for (const Shape &s : i2s_shapes) {
             benchmark::RegisterBenchmark(name("i2s_gemm64", isa, s.k, s.rows).c_str(), i2s_gemm,
                                          isa, s.k, s.rows)->Unit(benchmark::kMillisecond);
