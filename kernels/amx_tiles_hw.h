@@ -3,7 +3,8 @@
 // linkage so that no other file can pick up its code.
 #pragma once
 
-#if !defined(__AMX_TILE__) || !defined(__AMX_INT8__)
+// GCC spells the feature macros __AMX_TILE__/__AMX_INT8__, clang __AMXTILE__/__AMXINT8__.
+#if !(defined(__AMX_TILE__) || defined(__AMXTILE__)) || !(defined(__AMX_INT8__) || defined(__AMXINT8__))
 #error "amx_tiles_hw.h needs -mamx-tile -mamx-int8"
 #endif
 

@@ -60,6 +60,7 @@ X86Features detect_x86() {
     return f;
 }
 
+#if defined(BITNET_AMX_KERNELS)
 // Linux (5.16 on) enables the 8 KB tile data state per process on request; a tile instruction
 // without it faults. The permission covers every thread of the process.
 bool request_amx_permission() {
@@ -70,6 +71,7 @@ bool request_amx_permission() {
     return false;
 #endif
 }
+#endif
 
 // Why AMX can or cannot be used; nullptr = usable. Asks for the permission once.
 const char *amx_unusable_reason() {
