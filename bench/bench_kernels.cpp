@@ -19,6 +19,7 @@
 
 #include "common/fp16.h"
 #include "kernels/kernels.h"
+#include "kernels/kernels_isa.h"
 
 namespace {
 
@@ -39,9 +40,12 @@ const std::vector<uint8_t> &i2s_weights() {
     return w;
 }
 
+// Enough int8 activation rows for the largest token count (pp512 at k = 6912).
+constexpr int64_t kMaxTokens = 512;
+
 const std::vector<int8_t> &i8_activations() {
     static const std::vector<int8_t> q = [] {
-        std::vector<int8_t> v(6912 * kGemmTokens);
+        std::vector<int8_t> v(6912 * kMaxTokens);
         std::mt19937 rng(2);
         for (auto &x : v) x = (int8_t)(int)(rng() % 256 - 128);
         return v;
@@ -105,18 +109,46 @@ const Q8Weights &q8_weights(int64_t k, int64_t rows) {
     return q;
 }
 
-void i2s_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
+// il = 4 reads the same random bytes as a matrix in the interleaved layout that the model
+// loader makes (kernels.h, I2sGemvFn): the layout decode runs on.
+void i2s_gemv(benchmark::State &state, Isa isa, int64_t k, int64_t rows, int il) {
     const KernelTable &kt = table(isa);
     const uint8_t *w = i2s_weights().data();
     const int8_t *q = i8_activations().data();
     std::vector<int32_t> out((size_t)rows);
     for (auto _ : state) {
-        kt.i2s_gemv(w, k, rows, 1, q, out.data());
+        kt.i2s_gemv(w, k, rows, il, q, out.data());
         benchmark::DoNotOptimize(out.data());
         benchmark::ClobberMemory();
     }
     const double bytes = (double)rows * (double)k / 4;
     state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * bytes / 1e9,
+                                                benchmark::Counter::kIsRate);
+}
+
+// Decode from memory: a 256 MiB I2_S matrix (far past the last-level cache, as the 0.5 GB of
+// ternary weights a 2B4T token reads) in the interleaved layout, one gemv over all of it per
+// iteration. "GB/s" is the weight read bandwidth the kernel reaches, the decode bound.
+void i2s_gemv_dram(benchmark::State &state, Isa isa) {
+    constexpr int64_t k = 2560, rows = 409600;
+    static const std::vector<uint8_t> w = [] {
+        std::vector<uint8_t> v((size_t)(rows * k / 4));
+        uint64_t x = 88172645463325252ull;
+        for (auto &b : v) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            b = (uint8_t)(x >> 24);
+        }
+        return v;
+    }();
+    const KernelTable &kt = table(isa);
+    const int8_t *q = i8_activations().data();
+    std::vector<int32_t> out((size_t)rows);
+    for (auto _ : state) {
+        kt.i2s_gemv(w.data(), k, rows, 4, q, out.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter((double)state.iterations() * (double)w.size() / 1e9,
                                                 benchmark::Counter::kIsRate);
 }
 
@@ -131,6 +163,22 @@ void i2s_gemm(benchmark::State &state, Isa isa, int64_t k, int64_t rows) {
         benchmark::ClobberMemory();
     }
     const double ops = 2.0 * (double)k * (double)rows * kGemmTokens;
+    state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+// Any I2_S GEMM implementation on the interleaved layout (il = 4) the model runs on, n_tok
+// tokens: the AMX kernel (real tiles or emulated) beside the AVX-512/AVX2 ones.
+void i2s_gemm_impl(benchmark::State &state, I2sGemmFn fn, int64_t k, int64_t rows, int64_t n_tok) {
+    const uint8_t *w = i2s_weights().data();
+    const int8_t *q = i8_activations().data();
+    std::vector<int32_t> out((size_t)(rows * n_tok));
+    for (auto _ : state) {
+        fn(w, k, rows, 4, q, n_tok, out.data(), rows);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const double ops = 2.0 * (double)k * (double)rows * (double)n_tok;
     state.counters["GOP/s"] = benchmark::Counter((double)state.iterations() * ops / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
@@ -319,8 +367,12 @@ const bool registered = [] {
         if (!isa_supported(isa)) continue;
         for (const Shape &s : i2s_shapes) {
             benchmark::RegisterBenchmark(name("i2s_gemv", isa, s.k, s.rows).c_str(), i2s_gemv, isa,
-                                         s.k, s.rows)->Unit(benchmark::kMicrosecond);
+                                         s.k, s.rows, 1)->Unit(benchmark::kMicrosecond);
+            benchmark::RegisterBenchmark(name("i2s_gemv_il4", isa, s.k, s.rows).c_str(), i2s_gemv,
+                                         isa, s.k, s.rows, 4)->Unit(benchmark::kMicrosecond);
         }
+        benchmark::RegisterBenchmark(name("i2s_gemv_dram", isa, 2560, 409600).c_str(), i2s_gemv_dram,
+                                     isa)->Unit(benchmark::kMillisecond);
         for (const Shape &s : i2s_shapes) {
             benchmark::RegisterBenchmark(name("i2s_gemm64", isa, s.k, s.rows).c_str(), i2s_gemm,
                                          isa, s.k, s.rows)->Unit(benchmark::kMillisecond);
@@ -361,6 +413,45 @@ const bool registered = [] {
         }
         benchmark::RegisterBenchmark(name("softmax", isa, 512).c_str(), softmax, isa, 512)
             ->Unit(benchmark::kNanosecond);
+    }
+    // The AMX GEMM against AVX-512 (and AVX2) by token count, to place the AMX threshold
+    // (kAmxMinTokens in kernels/i2s_amx.cpp): "i2s_gemm_tok<N>/<kernel>/k/rows".
+    struct Impl {
+        const char *name;
+        I2sGemmFn fn;
+        bool ok;
+    };
+    const Impl impls[] = {
+        {"avx2", isa_supported(Isa::Avx2) ? table(Isa::Avx2).i2s_gemm : nullptr, isa_supported(Isa::Avx2)},
+        {"avx512", isa_supported(Isa::Avx512) ? table(Isa::Avx512).i2s_gemm : nullptr, isa_supported(Isa::Avx512)},
+#if defined(BITNET_AMX_KERNELS)
+        {"amx_tiles", bitnet::kernels::detail::i2s_gemm_amx_tiles, isa_supported(Isa::Amx)},
+#endif
+    };
+    for (int64_t n_tok : {16, 32, 64, 128, 512}) {
+        for (const Shape &s : i2s_shapes) {
+            for (const Impl &im : impls) {
+                if (!im.ok) continue;
+                const std::string n = "i2s_gemm_tok" + std::to_string(n_tok) + "/" + im.name +
+                                      "/k:" + std::to_string(s.k) + "/rows:" + std::to_string(s.rows);
+                benchmark::RegisterBenchmark(n.c_str(), i2s_gemm_impl, im.fn, s.k, s.rows, n_tok)
+                    ->Unit(benchmark::kMillisecond);
+            }
+        }
+    }
+    // The emulation (scalar, for tests: slow) on a small shape, the real kernels beside it.
+    const Impl emulated[] = {
+        {"amx_emulated", bitnet::kernels::detail::i2s_gemm_amx_emulated, true},
+#if defined(BITNET_AMX_KERNELS)
+        {"amx_emulated_avx512unpack", bitnet::kernels::detail::i2s_gemm_amx_emulated_avx512,
+         isa_supported(Isa::Avx512)},
+#endif
+    };
+    for (const Impl &im : emulated) {
+        if (!im.ok) continue;
+        const std::string n = std::string("i2s_gemm_tok64/") + im.name + "/k:2560/rows:256";
+        benchmark::RegisterBenchmark(n.c_str(), i2s_gemm_impl, im.fn, 2560, 256, 64)
+            ->Unit(benchmark::kMillisecond);
     }
     return true;
 }();

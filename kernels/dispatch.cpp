@@ -13,6 +13,10 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #endif
+#if defined(__x86_64__) && defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #if defined(__aarch64__)
 #include <sys/auxv.h>
 #endif
@@ -24,6 +28,8 @@ namespace {
 struct X86Features {
     bool avx2 = false;    // AVX2 + FMA + F16C, YMM state enabled by the OS
     bool avx512 = false;  // AVX-512 F/BW/VL/DQ/VNNI, ZMM and opmask state enabled by the OS
+    bool amx_cpu = false; // AMX-TILE + AMX-INT8 (CPUID.(7,0):EDX bits 24, 25)
+    bool amx_os = false;  // XTILECFG + XTILEDATA enabled in XCR0 (bits 17, 18)
 };
 
 uint64_t read_xcr0() {
@@ -49,7 +55,39 @@ X86Features detect_x86() {
                avx512bw = b & (1u << 30), avx512vl = b & (1u << 31), vnni = c & (1u << 11);
     f.avx2 = ymm_state && avx2 && fma && f16c;
     f.avx512 = f.avx2 && zmm_state && avx512f && avx512dq && avx512bw && avx512vl && vnni;
+    f.amx_cpu = (d & (1u << 24)) && (d & (1u << 25));
+    f.amx_os = (xcr0 & (3ull << 17)) == (3ull << 17);
     return f;
+}
+
+#if defined(BITNET_AMX_KERNELS)
+// Linux (5.16 on) enables the 8 KB tile data state per process on request; a tile instruction
+// without it faults. The permission covers every thread of the process.
+bool request_amx_permission() {
+#if defined(__linux__)
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+}
+#endif
+
+// Why AMX can or cannot be used; nullptr = usable. Asks for the permission once.
+const char *amx_unusable_reason() {
+    static const char *const reason = []() -> const char * {
+#if !defined(BITNET_AMX_KERNELS)
+        return "not built (the compiler lacks -mamx-tile/-mamx-int8)";
+#else
+        const X86Features f = detect_x86();
+        if (!f.amx_cpu) return "CPU has no AMX-TILE/AMX-INT8";
+        if (!f.amx_os) return "OS did not enable the tile state (XCR0)";
+        if (!f.avx512) return "needs AVX-512 as well";
+        if (!request_amx_permission()) return "Linux refused the tile data permission (arch_prctl)";
+        return nullptr;
+#endif
+    }();
+    return reason;
 }
 #endif
 
@@ -85,6 +123,12 @@ constexpr KernelTable kAvx512{Isa::Avx512,           detail::quantize_row_i8_avx
                               detail::i2s_gemv_avx512, detail::i2s_gemm_avx512,
                               detail::f16_gemv_avx2,   detail::f16_gemm_avx2,
                               BITNET_AVX2_COMMON_KERNELS};
+#if defined(BITNET_AMX_KERNELS)
+constexpr KernelTable kAmx{Isa::Amx,               detail::quantize_row_i8_avx2,
+                           detail::i2s_gemv_avx512, detail::i2s_gemm_amx,
+                           detail::f16_gemv_avx2,   detail::f16_gemm_avx2,
+                           BITNET_AVX2_COMMON_KERNELS};
+#endif
 #endif
 #if defined(__aarch64__)
 constexpr KernelTable kNeon{Isa::Neon,          detail::quantize_row_i8_neon,
@@ -99,7 +143,7 @@ constexpr KernelTable kNeon{Isa::Neon,          detail::quantize_row_i8_neon,
 #endif
 
 bool parse_isa(const char *s, Isa &isa) {
-    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+    for (Isa i : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Amx}) {
         if (strcasecmp(s, isa_name(i)) == 0) {
             isa = i;
             return true;
@@ -109,7 +153,7 @@ bool parse_isa(const char *s, Isa &isa) {
 }
 
 Isa best_supported() {
-    for (Isa i : {Isa::Avx512, Isa::Avx2, Isa::Neon}) {
+    for (Isa i : {Isa::Amx, Isa::Avx512, Isa::Avx2, Isa::Neon}) {
         if (isa_supported(i)) return i;
     }
     return Isa::Scalar;
@@ -123,6 +167,7 @@ const char *isa_name(Isa isa) {
         case Isa::Avx2: return "avx2";
         case Isa::Avx512: return "avx512";
         case Isa::Neon: return "neon";
+        case Isa::Amx: return "amx";
     }
     return "unknown";
 }
@@ -139,6 +184,7 @@ bool isa_supported(Isa isa) {
             static const bool ok = detect_x86().avx512;
             return ok;
         }
+        case Isa::Amx: return amx_unusable_reason() == nullptr;
 #endif
 #if defined(__aarch64__)
         case Isa::Neon: {
@@ -148,6 +194,17 @@ bool isa_supported(Isa isa) {
 #endif
         default: return false;
     }
+}
+
+const char *amx_status() {
+#if defined(__x86_64__)
+    const char *reason = amx_unusable_reason();
+    if (reason == nullptr) return "AMX-INT8 tiles available for the I2_S GEMM (prefill)";
+    static const std::string text = std::string("AMX not used: ") + reason + "; AVX-512 or lower instead";
+    return text.c_str();
+#else
+    return "AMX not used: not an x86-64 build";
+#endif
 }
 
 Isa best_isa() {
@@ -160,8 +217,9 @@ Isa best_isa() {
         return best;
     }
     if (!isa_supported(wanted)) {
-        std::fprintf(stderr, "bitnet: BITNET_ISA=%s is not supported on this CPU, using %s\n", env,
-                     isa_name(best));
+        std::fprintf(stderr, "bitnet: BITNET_ISA=%s is not supported on this CPU, using %s%s%s%s\n",
+                     env, isa_name(best), wanted == Isa::Amx ? " (" : "",
+                     wanted == Isa::Amx ? amx_status() : "", wanted == Isa::Amx ? ")" : "");
         return best;
     }
     return wanted;
@@ -176,6 +234,9 @@ const KernelTable &table(Isa isa) {
 #if defined(__x86_64__)
         case Isa::Avx2: return kAvx2;
         case Isa::Avx512: return kAvx512;
+#if defined(BITNET_AMX_KERNELS)
+        case Isa::Amx: return kAmx;
+#endif
 #endif
 #if defined(__aarch64__)
         case Isa::Neon: return kNeon;

@@ -11,14 +11,22 @@
 
 namespace bitnet::kernels {
 
-enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3 };
+// Amx = the AVX-512 table with the I2_S GEMM on AMX-INT8 tiles (prefill and batched decode;
+// decode's gemv stays AVX-512).
+enum class Isa { Scalar = 0, Avx2 = 1, Avx512 = 2, Neon = 3, Amx = 4 };
 
 const char *isa_name(Isa isa);
-// True if the CPU (and this build) can run kernels of this ISA.
+// True if the CPU (and this build) can run kernels of this ISA. For Amx this also asks Linux
+// for the tile data state (arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)), once per
+// process, before any tile instruction runs.
 bool isa_supported(Isa isa);
-// Best supported ISA; BITNET_ISA=scalar|avx2|avx512|neon overrides it (an unsupported or
+// Best supported ISA; BITNET_ISA=scalar|avx2|avx512|amx|neon overrides it (an unsupported or
 // unknown value falls back to the best supported one, with a warning on stderr).
 Isa best_isa();
+// One line on AMX for version and bench output: "AMX-INT8 tiles in use for I2_S GEMM" or why
+// not ("not built", "CPU has no AMX-TILE/AMX-INT8", "OS did not enable the tile state (XCR0)",
+// "Linux refused the tile data permission (arch_prctl)", "needs AVX-512 as well").
+const char *amx_status();
 
 // Per-token int8 activation quantisation (BitLinear input; reference section 3.4):
 //   max = max(1e-5, max_k |x_k|) (double);  s = (float)(127 / max);

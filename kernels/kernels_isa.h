@@ -236,6 +236,28 @@ void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const 
                      int64_t n_tok, int32_t *out, int64_t ldo);
 #endif
 
+// AMX-INT8 I2_S GEMM (i2s_amx_gemm.h). i2s_gemm_amx is the dispatched kernel (AVX-512 below a
+// few tokens, tiles above); the others are for tests and benchmarks: i2s_gemm_amx_tiles always
+// uses the tiles, the _emulated variants run the same algorithm on the exact tile emulation
+// (amx_tiles.h) with the scalar (any CPU) or the AVX-512 (AVX-512 CPUs) unpacker of the codes.
+// amx_tile_dot_hw: one 16 x 16 tile product on the hardware (op 0 TDPBSSD, 1 TDPBUSD), A and B
+// 16 x 64 bytes, C 16 x 16 int32, all with 64-byte rows.
+void i2s_gemm_amx_emulated(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                           int64_t n_tok, int32_t *out, int64_t ldo);
+// The two B tiles (16 rows x 64 bytes each, VNNI layout) of one I2_S block of 16 weight rows:
+// lo[kk * 64 + 4n + i] = t_n[4kk + i], hi[...] = t_n[64 + 4kk + i] (t = code - 1).
+void i2s_amx_unpack_block_scalar(const uint8_t *const rows[16], int8_t *lo, int8_t *hi);
+#if defined(BITNET_AMX_KERNELS)
+void i2s_gemm_amx(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                  int64_t n_tok, int32_t *out, int64_t ldo);
+void i2s_gemm_amx_tiles(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
+                        int64_t n_tok, int32_t *out, int64_t ldo);
+void i2s_gemm_amx_emulated_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il,
+                                  const int8_t *q, int64_t n_tok, int32_t *out, int64_t ldo);
+void i2s_amx_unpack_block_avx512(const uint8_t *const rows[16], int8_t *lo, int8_t *hi);
+void amx_tile_dot_hw(int op, const int8_t *a, const int8_t *b, int32_t *c);
+#endif
+
 #if defined(__aarch64__)
 float quantize_row_i8_neon(const float *x, int64_t n, int8_t *q, int32_t *sum);
 void i2s_gemv_neon(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,

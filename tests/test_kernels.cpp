@@ -1226,16 +1226,21 @@ TEST(Dispatch, NamesAndSupport) {
     EXPECT_STREQ(isa_name(Isa::Avx2), "avx2");
     EXPECT_STREQ(isa_name(Isa::Avx512), "avx512");
     EXPECT_STREQ(isa_name(Isa::Neon), "neon");
+    EXPECT_STREQ(isa_name(Isa::Amx), "amx");
 #if defined(__x86_64__)
     EXPECT_FALSE(isa_supported(Isa::Neon));
     if (isa_supported(Isa::Avx512)) {
         EXPECT_TRUE(isa_supported(Isa::Avx2));
     }
+    if (isa_supported(Isa::Amx)) {
+        EXPECT_TRUE(isa_supported(Isa::Avx512));
+    }
 #elif defined(__aarch64__)
     EXPECT_FALSE(isa_supported(Isa::Avx2));
     EXPECT_FALSE(isa_supported(Isa::Avx512));
+    EXPECT_FALSE(isa_supported(Isa::Amx));
 #endif
-    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Amx}) {
         if (!isa_supported(isa)) {
             EXPECT_THROW(table(isa), std::invalid_argument) << isa_name(isa);
         }
@@ -1253,7 +1258,7 @@ TEST(Dispatch, EnvOverride) {
     EXPECT_EQ(best_isa(), Isa::Scalar);
     setenv("BITNET_ISA", "no-such-isa", 1);
     EXPECT_EQ(best_isa(), best);
-    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+    for (Isa isa : {Isa::Avx2, Isa::Avx512, Isa::Neon, Isa::Amx}) {
         setenv("BITNET_ISA", isa_name(isa), 1);
         EXPECT_EQ(best_isa(), isa_supported(isa) ? isa : best) << isa_name(isa);
     }

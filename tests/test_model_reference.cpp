@@ -341,7 +341,7 @@ TEST(ModelReference, LogitsAgreeAcrossIsas) {
     const Isa original = bitnet::kernels::active().isa;
     std::vector<float> scalar;
     int compared = 0;
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Neon}) {
+    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Amx, Isa::Neon}) {
         if (!bitnet::kernels::isa_supported(isa)) continue;
         bitnet::kernels::set_active_isa(isa);
         CtxHolder ch(mh.m, BITNET_KV_F32);

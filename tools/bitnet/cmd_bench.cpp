@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common.h"
+#include "kernels/kernels.h"
 
 namespace bitnet_cli {
 namespace {
@@ -176,6 +177,10 @@ int run_bench(const BenchOptions &o) {
                 "mapped)\n", load_s, format_bytes(rss_after_load).c_str(),
                 format_bytes(resident_bytes()).c_str(),
                 format_bytes(bitnet_model_size_bytes(model.get())).c_str());
+    // Which kernels ran: the ISA the dispatcher chose (or BITNET_ISA forced), and why AMX did or
+    // did not take the prefill GEMM.
+    std::printf("kernels: %s; %s\n", bitnet::kernels::isa_name(bitnet::kernels::active().isa),
+                bitnet::kernels::amx_status());
     if (o.device == "cuda" && o.n_gen > 0 && tg_median_best > 0) {
         // A decode step reads every weight once: bytes per token times tokens per second is the
         // device-memory bandwidth the decode achieves (the KV cache's few MB are left out).

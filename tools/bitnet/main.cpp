@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "kernels/kernels.h"
 
 namespace {
 
@@ -17,6 +18,9 @@ std::string version_text() {
         v += " (warning: built against header version " + std::to_string(header / 10000) + "." +
              std::to_string(header / 100 % 100) + "." + std::to_string(header % 100) + ")";
     }
+    // The kernels this CPU gets (BITNET_ISA may override), and whether AMX tiles are usable.
+    v += "\nkernels: " + std::string(bitnet::kernels::isa_name(bitnet::kernels::best_isa())) + "; " +
+         bitnet::kernels::amx_status();
     return v;
 }
 
@@ -51,7 +55,8 @@ int main(int argc, char **argv) {
     CLI::App app{"bitnet — CPU inference for ternary BitNet b1.58 GGUF models (libbitnet " +
                      std::string(bitnet_version()) + ")",
                  "bitnet"};
-    app.set_version_flag("--version", version_text(), "print the version and exit");
+    app.set_version_flag("--version", std::function<std::string()>(version_text),
+                         "print the version and exit");
     app.require_subcommand(1);
     app.footer(
         "Run 'bitnet <command> --help' for the options of a command.\n"
