@@ -7,6 +7,7 @@
 #include <string>
 #include <system_error>
 
+#include "api_status.h"
 #include "bitnet.h"
 #include "common/error.h"
 #include "model/context.h"
@@ -32,7 +33,8 @@ struct bitnet_sampler {
 
 namespace {
 
-thread_local std::string g_last_error;
+// Shared with the other entry-point files (api_status.h).
+thread_local std::string &g_last_error = bitnet::capi::last_error();
 
 bitnet_status set_error(bitnet_status s, const std::string &msg) {
     g_last_error = msg;
