@@ -17,6 +17,7 @@
 #include "bitnet.h"
 #include "common/error.h"
 #include "common/fp16.h"
+#include "convert/hf_generate.h"
 #include "convert/safetensors.h"
 #include "convert/safetensors_writer.h"
 #include "gguf/gguf.h"
@@ -470,6 +471,44 @@ TEST(ConvertApi, ArgumentsAndProgress) {
     EXPECT_EQ(count.n, 24);
     EXPECT_FALSE(fs::exists(tmp.file("x.gguf")));
     EXPECT_FALSE(fs::exists(tmp.file("x.gguf.part")));
+}
+
+// ---- sharded checkpoints (generated) ---------------------------------------------------------
+
+TEST(ConvertSharded, ShardsGiveTheSameModelAsOneFile) {
+    TempDir tmp("sharded");
+    bitnet::convert::HfGenerateOptions g;
+    g.n_vocab = 1024;
+    bitnet::convert::generate_hf_checkpoint(tmp.file("one"), g);
+    g.shards = 3;
+    bitnet::convert::generate_hf_checkpoint(tmp.file("three"), g);
+    ASSERT_TRUE(fs::exists(tmp.file("three/model.safetensors.index.json")));
+    ASSERT_EQ(convert(tmp.file("one"), tmp.file("one.gguf")), BITNET_OK) << bitnet_last_error_message();
+    ASSERT_EQ(convert(tmp.file("three"), tmp.file("three.gguf")), BITNET_OK) << bitnet_last_error_message();
+    expect_same_tensors(tmp.file("three.gguf"), tmp.file("one.gguf"));
+    // The packed codes and BF16 scales come back exactly: I2_S of the first projection.
+    bitnet_model *m = nullptr;
+    ASSERT_EQ(bitnet_model_load(tmp.file("three.gguf").c_str(), nullptr, &m), BITNET_OK)
+        << bitnet_last_error_message();
+    EXPECT_EQ(bitnet_model_n_layer(m), 2);
+    bitnet_model_free(m);
+}
+
+TEST(ConvertSharded, IndexNamingTheWrongShard) {
+    TempDir tmp("bad_index");
+    bitnet::convert::HfGenerateOptions g;
+    g.n_vocab = 1024;
+    g.shards = 2;
+    bitnet::convert::generate_hf_checkpoint(tmp.path.string(), g);
+    nlohmann::json j = nlohmann::json::parse(read_text(tmp.file("model.safetensors.index.json")));
+    j["weight_map"]["model.norm.weight"] = j["weight_map"]["model.norm.weight"] == "model-1-of-2.safetensors"
+                                              ? "model-2-of-2.safetensors"
+                                              : "model-1-of-2.safetensors";
+    std::ofstream(tmp.file("model.safetensors.index.json")) << j.dump();
+    EXPECT_EQ(convert(tmp.path.string(), tmp.file("x.gguf")), BITNET_ERR_BAD_FORMAT);
+    const std::string m = bitnet_last_error_message();
+    EXPECT_NE(m.find("model.safetensors.index.json"), std::string::npos) << m;
+    EXPECT_NE(m.find("model.norm.weight"), std::string::npos) << m;
 }
 
 }  // namespace

@@ -48,7 +48,10 @@ void read_quantization(const JsonFile &f, const json &c, HfConfig &h) {
 }  // namespace
 
 HfConfig read_hf_config(const std::string &dir) {
-    const JsonFile f = JsonFile::read((std::filesystem::path(dir) / "config.json").string());
+    return parse_hf_config(JsonFile::read((std::filesystem::path(dir) / "config.json").string()));
+}
+
+HfConfig parse_hf_config(const JsonFile &f) {
     const json &c = f.doc;
     HfConfig h;
     h.path = f.path;

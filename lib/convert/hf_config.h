@@ -35,5 +35,7 @@ struct HfConfig {
 // Reads <dir>/config.json. BAD_FORMAT naming the field for a missing/mistyped/out-of-range
 // field; UNSUPPORTED for an architecture or setting this converter does not handle.
 HfConfig read_hf_config(const std::string &dir);
+struct JsonFile;
+HfConfig parse_hf_config(const JsonFile &config_json);
 
 }  // namespace bitnet::convert

@@ -194,6 +194,14 @@ void read_specials(const std::string &dir, const HfConfig &cfg, GgufVocab &v,
 
 }  // namespace
 
+GgufVocab parse_hf_tokenizer_json(const JsonFile &f, const HfConfig &config) {
+    GgufVocab v;
+    std::unordered_map<std::string, uint32_t> ids;
+    read_vocab(f, config, v, ids);
+    v.pre = recognise_pre(f);
+    return v;
+}
+
 GgufVocab read_hf_tokenizer(const std::string &dir, const HfConfig &config) {
     const JsonFile f = JsonFile::read((fs::path(dir) / "tokenizer.json").string());
     GgufVocab v;

@@ -30,6 +30,10 @@ struct GgufVocab {
 // other than Llama 3's (recognised from the pre_tokenizer JSON as `llama-bpe`).
 GgufVocab read_hf_tokenizer(const std::string &dir, const HfConfig &config);
 
+// tokenizer.json alone (vocab, types, merges, pre-tokenizer; no special ids).
+struct JsonFile;
+GgufVocab parse_hf_tokenizer_json(const JsonFile &tokenizer_json, const HfConfig &config);
+
 // Adds the tokenizer.* keys.
 void write_vocab(gguf::Writer &w, const GgufVocab &v);
 

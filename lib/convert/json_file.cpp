@@ -37,7 +37,10 @@ JsonFile JsonFile::read(const std::string &path) {
     }
     std::ostringstream ss;
     ss << in.rdbuf();
-    const std::string text = ss.str();
+    return parse(ss.str(), path);
+}
+
+JsonFile JsonFile::parse(const std::string &text, const std::string &path) {
     JsonFile f;
     f.path = path;
     try {

@@ -22,6 +22,8 @@ struct JsonFile {
 
     // Reads and parses `path`; the top level must be an object.
     static JsonFile read(const std::string &path);
+    // Parses `text` as the content of a file named `path` (fuzzing, tests).
+    static JsonFile parse(const std::string &text, const std::string &path);
     // Same, or nullopt when the file does not exist.
     static std::optional<JsonFile> read_optional(const std::string &path);
 

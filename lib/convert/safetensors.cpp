@@ -214,12 +214,15 @@ const StTensor *SafetensorsFile::find(const std::string &name) const {
     return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-void SafetensorsFile::release(const StTensor &t) const {
-    if (!map_ || t.nbytes() == 0) return;
+void SafetensorsFile::release(const StTensor &t) const { release(t, 0, t.nbytes()); }
+
+void SafetensorsFile::release(const StTensor &t, uint64_t from, uint64_t to) const {
+    to = std::min(to, t.nbytes());
+    if (!map_ || from >= to) return;
     const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     const uint64_t off = (uint64_t)(t.data - base_);
-    const uint64_t first = (off + page - 1) / page * page;
-    const uint64_t last = (off + t.nbytes()) / page * page;
+    const uint64_t first = (off + from + page - 1) / page * page;
+    const uint64_t last = (off + to) / page * page;
     if (last > first) madvise(static_cast<uint8_t *>(map_) + first, last - first, MADV_DONTNEED);
 }
 
@@ -285,9 +288,11 @@ std::vector<std::string> Checkpoint::names() const {
     return v;
 }
 
-void Checkpoint::release(const StTensor &t) const {
+void Checkpoint::release(const StTensor &t) const { release(t, 0, t.nbytes()); }
+
+void Checkpoint::release(const StTensor &t, uint64_t from, uint64_t to) const {
     auto it = index_.find(t.name);
-    if (it != index_.end()) files_[it->second.first]->release(t);
+    if (it != index_.end()) files_[it->second.first]->release(t, from, to);
 }
 
 }  // namespace bitnet::convert

@@ -58,6 +58,8 @@ public:
     // Drops t's whole pages from resident memory (a mapped file only): the converter reads each
     // tensor once, so this keeps its memory near one tensor rather than the whole model.
     void release(const StTensor &t) const;
+    // Same for bytes [from, to) of t's data (a tensor read front to back in pieces).
+    void release(const StTensor &t, uint64_t from, uint64_t to) const;
 
 private:
     SafetensorsFile() = default;
@@ -84,6 +86,7 @@ public:
     const StTensor &require(const std::string &name) const;
     std::vector<std::string> names() const;
     void release(const StTensor &t) const;
+    void release(const StTensor &t, uint64_t from, uint64_t to) const;
     const std::string &describe() const { return describe_; }  // for messages
 
 private:
