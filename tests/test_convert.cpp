@@ -420,6 +420,11 @@ TEST(ConvertHostile, UnknownPreTokenizer) {
     BrokenTwin b("pre");
     b.edit_json("tokenizer.json", [](nlohmann::json &j) { j["pre_tokenizer"] = {{"type", "Whitespace"}}; });
     b.expect_fails(BITNET_ERR_UNSUPPORTED, {"tokenizer.json", "pre_tokenizer"});
+    // Fields of the wrong JSON type are a clear error too, not an internal one.
+    b.edit_json("tokenizer.json", [](nlohmann::json &j) {
+        j["pre_tokenizer"] = {{"type", 5}, {"pretokenizers", {{{"type", "ByteLevel"}, {"use_regex", "no"}}}}};
+    });
+    b.expect_fails(BITNET_ERR_UNSUPPORTED, {"tokenizer.json", "pre_tokenizer"});
 }
 
 TEST(ConvertHostile, BadSpecialToken) {

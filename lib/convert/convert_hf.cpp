@@ -60,7 +60,6 @@ void convert_hf(const std::string &dir, const std::string &out, const ConvertOpt
                 const ProgressFn &progress) {
     const HfConfig cfg = read_hf_config(dir);
     const Checkpoint ckpt = Checkpoint::open_dir(dir);
-    const GgufVocab vocab = read_hf_tokenizer(dir, cfg);
     const TensorType ternary = opt.ternary_type.value_or(
         cfg.family == Family::BitNetB158 ? TensorType::I2_S : TensorType::TQ2_0);
     const TensorType embd = opt.embd_type.value_or(TensorType::F16);
@@ -69,6 +68,9 @@ void convert_hf(const std::string &dir, const std::string &out, const ConvertOpt
 
     // Every tensor is planned (and its source checked) before the output is created.
     const std::vector<PlannedTensor> plan = plan_hf_tensors(cfg, ckpt, ternary, embd);
+    // After the plan, which checked the embedding's [vocab_size, hidden_size] against the
+    // file: vocab_size now bounds what the tokenizer tables allocate.
+    const GgufVocab vocab = read_hf_tokenizer(dir, cfg);
 
     gguf::Writer w;
     add_metadata(w, cfg, opt.name.empty() ? default_name(dir) : opt.name, ternary);

@@ -22,19 +22,26 @@ const char *const kLlama3Regex =
 
 constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
 
+// obj[key] when obj is an object holding a string there, else "" (never throws: the JSON is
+// untrusted, and json's value() throws on a type mismatch).
+std::string str_at(const json &obj, const char *key) {
+    if (!obj.is_object()) return "";
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 // Recognises the pre-tokenizer: Sequence[Split(Llama 3 regex), ByteLevel(use_regex false)].
 std::string recognise_pre(const JsonFile &f) {
     const json &p = f.doc.contains("pre_tokenizer") ? f.doc["pre_tokenizer"] : json();
     bool split = false, byte_level = false;
-    if (p.is_object() && p.value("type", "") == "Sequence" && p.contains("pretokenizers") &&
-        p["pretokenizers"].is_array()) {
+    if (str_at(p, "type") == "Sequence" && p.contains("pretokenizers") && p["pretokenizers"].is_array()) {
         for (const json &s : p["pretokenizers"]) {
-            if (!s.is_object()) continue;
-            const std::string type = s.value("type", "");
-            if (type == "Split" && s.contains("pattern") && s["pattern"].is_object() &&
-                s["pattern"].value("Regex", "") == kLlama3Regex)
+            const std::string type = str_at(s, "type");
+            if (type == "Split" && s.is_object() && s.contains("pattern") &&
+                str_at(s["pattern"], "Regex") == kLlama3Regex)
                 split = true;
-            else if (type == "ByteLevel" && !s.value("use_regex", true))
+            else if (type == "ByteLevel" && s.contains("use_regex") && s["use_regex"].is_boolean() &&
+                     !s["use_regex"].get<bool>())
                 byte_level = true;
         }
     }
@@ -175,8 +182,7 @@ void read_specials(const std::string &dir, const HfConfig &cfg, GgufVocab &v,
                 v.chat_template = t.get<std::string>();
             } else if (t.is_array()) {  // [{name, template}, ...]: the "default" one
                 for (const json &e : t)
-                    if (e.is_object() && e.value("name", "") == "default" && e.contains("template") &&
-                        e["template"].is_string())
+                    if (str_at(e, "name") == "default" && e.contains("template") && e["template"].is_string())
                         v.chat_template = e["template"].get<std::string>();
             } else {
                 tc->fail_field("chat_template", "must be a string or a list, found " + json_kind(t));
