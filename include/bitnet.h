@@ -664,8 +664,12 @@ typedef enum bitnet_embd_type {
     BITNET_EMBD_F16 = 1,  /**< IEEE half; a finite value beyond +-65504 is an error. */
     BITNET_EMBD_BF16 = 2, /**< bfloat16 (round to nearest even). */
     BITNET_EMBD_F32 = 3,  /**< float32. */
-    BITNET_EMBD_Q8_0 = 4  /**< ggml Q8_0: per 32 values an F16 scale amax/127 and 32 int8;
+    BITNET_EMBD_Q8_0 = 4, /**< ggml Q8_0: per 32 values an F16 scale amax/127 and 32 int8;
                                rows must be a multiple of 32 values. */
+    BITNET_EMBD_Q6_K = 5  /**< ggml Q6_K (6.5625 bits): 6-bit values, an int8 scale per 16 and
+                               an F16 scale per 256 values; rows must be a multiple of 256. The
+                               layout is ggml's; the scales are absmax-based, not ggml's
+                               searched ones (same format, slightly different bytes). */
 } bitnet_embd_type;
 
 /** Parameters of bitnet_convert and bitnet_quantize. Obtain with

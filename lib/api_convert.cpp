@@ -48,6 +48,7 @@ bool to_options(const bitnet_convert_params *in, bool convert, bitnet::convert::
         case BITNET_EMBD_BF16: o.embd_type = TensorType::BF16; break;
         case BITNET_EMBD_F32: o.embd_type = TensorType::F32; break;
         case BITNET_EMBD_Q8_0: o.embd_type = TensorType::Q8_0; break;
+        case BITNET_EMBD_Q6_K: o.embd_type = TensorType::Q6_K; break;
         default: why = "params->embd_type " + std::to_string(p.embd_type) + " is not a bitnet_embd_type"; return false;
     }
     if (p.name) o.name = p.name;

@@ -225,6 +225,12 @@ TEST(Quantize, TernaryRoundTripsAreExact) {
     expect_same_tensors(tq2b, tq2);   // TQ2_0 -> I2_S -> TQ2_0
     expect_same_tensors(i2sb, i2s);   // I2_S -> TQ2_0 -> I2_S
     expect_same_tensors(i2sc, i2s);   // I2_S -> TQ1_0 -> I2_S
+    // The 1bitLLM layout (TQ1_0 with d = 1 and separate .scale tensors) too.
+    const std::string tq1_src = generated_fixture("tiny-bitnet-tq1.gguf");
+    ASSERT_EQ(quantize(tq1_src, tmp.file("b-i2s.gguf"), BITNET_TERNARY_I2_S), BITNET_OK) << bitnet_last_error_message();
+    ASSERT_EQ(quantize(tmp.file("b-i2s.gguf"), tmp.file("b-tq1.gguf"), BITNET_TERNARY_TQ1_0), BITNET_OK)
+        << bitnet_last_error_message();
+    expect_same_tensors(tmp.file("b-tq1.gguf"), tq1_src);
     auto f = bitnet::gguf::File::open(i2s);
     EXPECT_EQ(f->get_u32("general.file_type"), 40u);
     EXPECT_EQ(f->find_tensor("blk.0.attn_q.weight")->type, bitnet::gguf::TensorType::I2_S);
@@ -266,6 +272,48 @@ TEST(Quantize, EmbeddingToQ8_0) {
             EXPECT_LE(std::fabs(x - d * (int8_t)p[2 + i]), d * (0.5f + 127.0f / 2048.0f) + 1e-7f);
         }
     }
+}
+
+// Q6_K decoded with ggml's block_q6_K layout (dequantize_row_q6_K, read independently): every
+// value within one step (|sub-block scale| x d) of the original.
+TEST(Quantize, EmbeddingToQ6_K) {
+    TempDir tmp("q6k");
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf"), out = tmp.file("q6k.gguf");
+    ASSERT_EQ(quantize(src, out, BITNET_TERNARY_AUTO, BITNET_EMBD_Q6_K), BITNET_OK) << bitnet_last_error_message();
+    auto a = bitnet::gguf::File::open(out);
+    auto b = bitnet::gguf::File::open(src);
+    const auto *q = a->find_tensor("token_embd.weight");
+    const auto *h = b->find_tensor("token_embd.weight");
+    ASSERT_EQ(q->type, bitnet::gguf::TensorType::Q6_K);
+    double worst_rel = 0;
+    for (int64_t blk = 0; blk < 2000; ++blk) {
+        const uint8_t *p = q->data + blk * 210;
+        const uint8_t *ql = p, *qh = p + 128;
+        const int8_t *sc = reinterpret_cast<const int8_t *>(p + 192);
+        uint16_t dh;
+        std::memcpy(&dh, p + 208, 2);
+        const float d = bitnet::f16_to_f32(dh);
+        float y[256];
+        for (int n = 0; n < 2; ++n) {
+            for (int l = 0; l < 32; ++l) {
+                const int is = 8 * n + l / 16;
+                const uint8_t lo0 = ql[64 * n + l], lo1 = ql[64 * n + l + 32], hi = qh[32 * n + l];
+                y[128 * n + l] = d * sc[is] * (((lo0 & 0xF) | ((hi & 3) << 4)) - 32);
+                y[128 * n + l + 32] = d * sc[is + 2] * (((lo1 & 0xF) | (((hi >> 2) & 3) << 4)) - 32);
+                y[128 * n + l + 64] = d * sc[is + 4] * (((lo0 >> 4) | (((hi >> 4) & 3) << 4)) - 32);
+                y[128 * n + l + 96] = d * sc[is + 6] * (((lo1 >> 4) | (((hi >> 6) & 3) << 4)) - 32);
+            }
+        }
+        for (int i = 0; i < 256; ++i) {
+            uint16_t xh;
+            std::memcpy(&xh, h->data + 2 * (blk * 256 + i), 2);
+            const float x = bitnet::f16_to_f32(xh);
+            const float bound = d * std::fabs((float)sc[i / 16]) * 1.0001f + 1e-7f;
+            EXPECT_LE(std::fabs(x - y[i]), bound) << "block " << blk << " value " << i;
+            worst_rel = std::max(worst_rel, (double)std::fabs(x - y[i]) / (d * 127 * 32));
+        }
+    }
+    RecordProperty("worst_error_over_block_range", std::to_string(worst_rel));
 }
 
 // ---- hostile input ----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // Tensor encoders: see encode.h.
 #include "convert/encode.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -36,6 +37,55 @@ void q8_0_row(const float *x, int64_t k, uint8_t *out) {
         const uint16_t dh = f32_to_f16(d);
         std::memcpy(blk, &dh, 2);
         for (int i = 0; i < 32; ++i) blk[2 + i] = (uint8_t)(int8_t)std::lround(x[b * 32 + i] * id);
+    }
+}
+
+// ggml block_q6_K (256 values: ql[128] low 4 bits, qh[64] high 2 bits, int8 scales[16] of the
+// 16-value sub-blocks, F16 d; value = d * scale[sub] * (q - 32), q in 0..63). The layout is
+// ggml's (dequantize_row_q6_K); the scales are chosen simply, not by ggml's search: per
+// sub-block the value of largest magnitude maps to q - 32 = -32 (as in ggml), d = max|sub
+// scale| / 127, and each int8 scale is rounded away from zero so that no value is clamped:
+// every value is then within one step (|scale| * d) of the original, half a step but for the
+// +32 edge.
+void q6_k_block(const float *x, uint8_t *out) {
+    float sub[16];
+    float amax_sub = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+        float m = 0.0f;  // signed value of largest magnitude
+        for (int i = 0; i < 16; ++i)
+            if (std::fabs(x[16 * j + i]) > std::fabs(m)) m = x[16 * j + i];
+        sub[j] = m / -32.0f;
+        amax_sub = std::fmax(amax_sub, std::fabs(sub[j]));
+    }
+    uint8_t *ql = out, *qh = out + 128;
+    int8_t *scales = reinterpret_cast<int8_t *>(out + 192);
+    std::memset(out, 0, 210);
+    uint16_t dh = f32_to_f16(amax_sub / 127.0f);
+    if (f16_to_f32(dh) != 0.0f && amax_sub / f16_to_f32(dh) > 127.0f) ++dh;  // keep |scale| <= 127
+    std::memcpy(out + 208, &dh, 2);
+    const float dr = f16_to_f32(dh);
+    if (dr == 0.0f) {  // all zero (or below F16's range): q = 32, scales 0
+        for (int i = 0; i < 64; ++i) qh[i] = 0xAA;  // high bits 2 -> q = 32
+        return;
+    }
+    uint8_t q[256];
+    for (int j = 0; j < 16; ++j) {
+        const float r = std::ceil(std::fabs(sub[j]) / dr);
+        scales[j] = (int8_t)(sub[j] < 0 ? -std::fmin(r, 127.0f) : std::fmin(r, 127.0f));
+        const float step = dr * scales[j];
+        for (int i = 0; i < 16; ++i) {
+            const int v = step != 0.0f ? (int)std::lround(x[16 * j + i] / step) : 0;
+            q[16 * j + i] = (uint8_t)(std::clamp(v, -32, 31) + 32);
+        }
+    }
+    for (int n = 0; n < 2; ++n) {
+        const uint8_t *L = q + 128 * n;
+        for (int l = 0; l < 32; ++l) {
+            ql[64 * n + l] = (uint8_t)((L[l] & 0xF) | ((L[l + 64] & 0xF) << 4));
+            ql[64 * n + l + 32] = (uint8_t)((L[l + 32] & 0xF) | ((L[l + 96] & 0xF) << 4));
+            qh[32 * n + l] = (uint8_t)((L[l] >> 4) | ((L[l + 32] >> 4) << 2) | ((L[l + 64] >> 4) << 4) |
+                                       ((L[l + 96] >> 4) << 6));
+        }
     }
 }
 
@@ -111,6 +161,8 @@ void encode_float_rows(const std::string &name, int64_t rows, int64_t cols, Tens
                        const RowSource &row, const ByteSink &sink) {
     if (type == TensorType::Q8_0 && cols % 32 != 0)
         unsupported(name, "Q8_0 needs rows of a multiple of 32 values, found " + std::to_string(cols));
+    if (type == TensorType::Q6_K && cols % 256 != 0)
+        unsupported(name, "Q6_K needs rows of a multiple of 256 values, found " + std::to_string(cols));
     std::vector<float> x((size_t)cols);
     std::vector<uint8_t> out;
     for (int64_t r = 0; r < rows; ++r) {
@@ -140,6 +192,10 @@ void encode_float_rows(const std::string &name, int64_t rows, int64_t cols, Tens
             case TensorType::Q8_0:
                 out.resize((size_t)cols / 32 * 34);
                 q8_0_row(x.data(), cols, out.data());
+                break;
+            case TensorType::Q6_K:
+                out.resize((size_t)cols / 256 * 210);
+                for (int64_t b = 0; b < cols / 256; ++b) q6_k_block(x.data() + 256 * b, out.data() + 210 * b);
                 break;
             default:
                 unsupported(name, std::string("cannot write float data as ") + gguf::tensor_type_name(type));

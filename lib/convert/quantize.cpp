@@ -65,8 +65,9 @@ PlannedTensor ternary_tensor(const gguf::TensorInfo &t, TensorType to) {
 PlannedTensor float_tensor(const gguf::TensorInfo &t, TensorType to) {
     if (t.n_dims != 2)
         fail(BITNET_ERR_UNSUPPORTED, "tensor '" + t.name + "' must be 2-D to be re-encoded");
-    if (to == TensorType::Q8_0 && t.ne[0] % 32 != 0)
-        fail(BITNET_ERR_UNSUPPORTED, "tensor '" + t.name + "': Q8_0 needs rows of a multiple of 32 values");
+    if ((to == TensorType::Q8_0 && t.ne[0] % 32 != 0) || (to == TensorType::Q6_K && t.ne[0] % 256 != 0))
+        fail(BITNET_ERR_UNSUPPORTED, "tensor '" + t.name + "': " + gguf::tensor_type_name(to) +
+                                         " needs rows of a multiple of " + (to == TensorType::Q8_0 ? "32" : "256") + " values");
     (void)source_value(t, 0);  // type check before writing
     PlannedTensor p{t.name, to, {t.ne[0], t.ne[1]}, {}};
     const gguf::TensorInfo *src = &t;

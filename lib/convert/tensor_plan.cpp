@@ -20,8 +20,9 @@ PlannedTensor float_tensor(const Checkpoint &ckpt, const std::string &hf, const 
         require_shape(t, {(uint64_t)cols});
     else
         require_shape(t, {(uint64_t)rows, (uint64_t)cols});
-    if (type == TensorType::Q8_0 && cols % 32 != 0)
-        fail(BITNET_ERR_UNSUPPORTED, "tensor '" + gguf_name + "': Q8_0 needs rows of a multiple of 32 values");
+    if ((type == TensorType::Q8_0 && cols % 32 != 0) || (type == TensorType::Q6_K && cols % 256 != 0))
+        fail(BITNET_ERR_UNSUPPORTED, "tensor '" + gguf_name + "': " + gguf::tensor_type_name(type) +
+                                         " needs rows of a multiple of " + (type == TensorType::Q8_0 ? "32" : "256") + " values");
     PlannedTensor p{gguf_name, type, rows == 1 ? std::vector<int64_t>{cols} : std::vector<int64_t>{cols, rows}, {}};
     const StTensor *src = &t;
     p.produce = [&ckpt, src, gguf_name, rows, cols, type](const gguf::Writer::Sink &sink) {

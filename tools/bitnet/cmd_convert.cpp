@@ -46,7 +46,7 @@ Command add_convert(CLI::App &app) {
     sub->add_option("-o,--output", o->out, "GGUF file to write")->required()->type_name("OUT.gguf");
     sub->add_option("--type", o->type, "ternary weights: auto (I2_S for bitnet-b1.58, TQ2_0 else), i2_s, tq2_0, tq1_0")
         ->check(CLI::IsMember(ternary_type_names()))->capture_default_str();
-    sub->add_option("--embd-type", o->embd_type, "embedding and LM head: auto (f16), f16, bf16, f32, q8_0")
+    sub->add_option("--embd-type", o->embd_type, "embedding and LM head: auto (f16), f16, bf16, f32, q8_0, q6_k")
         ->check(CLI::IsMember(embd_type_names()))->capture_default_str();
     sub->add_option("--name", o->name, "general.name (default: the folder's name)");
     sub->add_flag("-q,--quiet", o->quiet, "no progress lines");

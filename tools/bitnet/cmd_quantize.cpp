@@ -44,7 +44,7 @@ Command add_quantize(CLI::App &app) {
     sub->add_option("output", o->out, "GGUF file to write")->required()->type_name("OUT.gguf");
     sub->add_option("--type", o->type, "ternary weights: auto (keep), i2_s, tq2_0, tq1_0")
         ->check(CLI::IsMember(ternary_type_names()))->capture_default_str();
-    sub->add_option("--embd-type", o->embd_type, "embedding and LM head: auto (keep), f16, bf16, f32, q8_0")
+    sub->add_option("--embd-type", o->embd_type, "embedding and LM head: auto (keep), f16, bf16, f32, q8_0, q6_k")
         ->check(CLI::IsMember(embd_type_names()))->capture_default_str();
     sub->add_flag("-q,--quiet", o->quiet, "no progress lines");
     return {sub, [o]() { return run_quantize(*o); }};

@@ -39,7 +39,7 @@ inline const std::map<std::string, int> &ternary_type_names() {
 inline const std::map<std::string, int> &embd_type_names() {
     static const std::map<std::string, int> m = {{"auto", BITNET_EMBD_AUTO}, {"f16", BITNET_EMBD_F16},
                                                  {"bf16", BITNET_EMBD_BF16}, {"f32", BITNET_EMBD_F32},
-                                                 {"q8_0", BITNET_EMBD_Q8_0}};
+                                                 {"q8_0", BITNET_EMBD_Q8_0}, {"q6_k", BITNET_EMBD_Q6_K}};
     return m;
 }
 

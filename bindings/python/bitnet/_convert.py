@@ -14,7 +14,7 @@ from ._ffi import lib
 __all__ = ["convert", "quantize"]
 
 _TERNARY = {"auto": 0, "i2_s": 1, "tq2_0": 2, "tq1_0": 3}
-_EMBD = {"auto": 0, "f16": 1, "bf16": 2, "f32": 3, "q8_0": 4}
+_EMBD = {"auto": 0, "f16": 1, "bf16": 2, "f32": 3, "q8_0": 4, "q6_k": 5}
 
 # progress(i, n, tensor_name, bytes_written); raising inside it stops the conversion and the
 # exception is re-raised by convert()/quantize().
@@ -57,7 +57,7 @@ def convert(src_dir: Union[str, os.PathLike], dst_path: Union[str, os.PathLike],
     """Converts a Hugging Face model folder (config.json, *.safetensors, tokenizer.json) to GGUF.
 
     type: ternary weights, "auto" (I2_S for bitnet-b1.58, TQ2_0 otherwise), "i2_s", "tq2_0",
-    "tq1_0"; embd_type: embedding/LM head, "auto" (F16), "f16", "bf16", "f32", "q8_0"; name:
+    "tq1_0"; embd_type: embedding/LM head, "auto" (F16), "f16", "bf16", "f32", "q8_0", "q6_k"; name:
     general.name (default: the folder's name). Raises BitnetError (status and message naming the
     file and field) on failure; no output file is left behind.
     """
