@@ -15,7 +15,7 @@ namespace bitnet::convert {
 struct ConvertOptions {
     // Ternary projections: I2_S, TQ2_0 or TQ1_0; nullopt = I2_S for bitnet-b1.58, TQ2_0 else.
     std::optional<gguf::TensorType> ternary_type;
-    // Embedding and LM head: F16 (default), BF16, F32 or Q8_0. nullopt = keep (quantize) / F16.
+    // Embedding and LM head: F16 (default), BF16, F32, Q8_0 or Q6_K. nullopt = keep (quantize) / F16.
     std::optional<gguf::TensorType> embd_type;
     std::string name;  // general.name; empty: the folder's name (convert) / unchanged (quantize)
 };
@@ -30,7 +30,7 @@ void convert_hf(const std::string &dir, const std::string &out, const ConvertOpt
 
 // Rewrites the GGUF `in` as `out` with its ternary tensors in opt.ternary_type (the same trits
 // and scale: UNSUPPORTED when the target type cannot hold them exactly) and token_embd/output in
-// opt.embd_type when set (F16 source -> F16/BF16/F32/Q8_0). Other tensors and metadata are
+// opt.embd_type when set (F16/BF16/F32 source -> F16/BF16/F32/Q8_0/Q6_K). Other tensors and metadata are
 // copied; general.file_type follows the ternary type.
 void quantize_gguf(const std::string &in, const std::string &out, const ConvertOptions &opt,
                    const ProgressFn &progress);

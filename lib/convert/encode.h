@@ -1,6 +1,7 @@
 // Encoding of converted tensors into GGUF tensor types: ternary matrices as I2_S, TQ2_0 or TQ1_0
 // (ternary-formats.md 2.2-2.4) and float matrices (embedding, LM head, norms) as F32, F16, BF16
-// or Q8_0 (ggml block_q8_0: per 32 values an F16 d = amax/127 and 32 int8 round(x/d)).
+// Q8_0 (ggml block_q8_0: per 32 values an F16 d = amax/127 and 32 int8 round(x/d)) or Q6_K
+// (ggml block_q6_K layout with absmax sub-block scales, see encode.cpp).
 #pragma once
 
 #include <cstdint>
@@ -30,9 +31,10 @@ struct Trits {
 Trits decode_ternary(const std::string &name, gguf::TensorType type, const uint8_t *data,
                      int64_t ne0, int64_t ne1);
 
-// Writes a rows x cols float matrix as `type` (F32, F16, BF16, Q8_0), `chunk_rows` rows at a
-// time: row(r, out) fills out[0..cols) with row r. F16 fails (BAD_FORMAT, naming `name`) for
-// a finite value beyond the F16 range; Q8_0 needs cols % 32 == 0 (UNSUPPORTED otherwise).
+// Writes a rows x cols float matrix as `type` (F32, F16, BF16, Q8_0, Q6_K), row by row:
+// row(r, out) fills out[0..cols) with row r. F16 fails (BAD_FORMAT, naming `name`) for a
+// finite value beyond the F16 range; Q8_0 needs cols % 32 == 0, Q6_K cols % 256 == 0
+// (UNSUPPORTED otherwise).
 using RowSource = std::function<void(int64_t row, float *out)>;
 using ByteSink = std::function<void(const void *data, size_t n)>;
 void encode_float_rows(const std::string &name, int64_t rows, int64_t cols, gguf::TensorType type,
