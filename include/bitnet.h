@@ -817,6 +817,124 @@ BITNET_API bitnet_bench_params bitnet_bench_default_params(void);
 BITNET_API bitnet_status bitnet_bench(bitnet_context *ctx, const bitnet_bench_params *params,
                                       bitnet_bench_result *result);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Conversion: Hugging Face checkpoints to GGUF, and between the ternary types                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/** GGUF type of the ternary projection weights written by bitnet_convert / bitnet_quantize. */
+typedef enum bitnet_ternary_type {
+    BITNET_TERNARY_AUTO = 0,  /**< convert: I2_S for bitnet-b1.58, TQ2_0 for llama and bitnet;
+                                   quantize: keep the input's types. */
+    BITNET_TERNARY_I2_S = 1,  /**< bitnet.cpp's I2_S (type 36): 2 bits, one f32 scale per
+                                   tensor; rows must be a multiple of 128 values. */
+    BITNET_TERNARY_TQ2_0 = 2, /**< ggml TQ2_0 (type 35): 2.0625 bits, an F16 scale per block of
+                                   256 values; rows must be a multiple of 256 values. */
+    BITNET_TERNARY_TQ1_0 = 3  /**< ggml TQ1_0 (type 34): 1.6875 bits, blocks of 256 values. */
+} bitnet_ternary_type;
+
+/** GGUF type of the token embedding and LM head written by bitnet_convert / bitnet_quantize. */
+typedef enum bitnet_embd_type {
+    BITNET_EMBD_AUTO = 0, /**< convert: F16; quantize: keep the input's type. */
+    BITNET_EMBD_F16 = 1,  /**< IEEE half; a finite value beyond +-65504 is an error. */
+    BITNET_EMBD_BF16 = 2, /**< bfloat16 (round to nearest even). */
+    BITNET_EMBD_F32 = 3,  /**< float32. */
+    BITNET_EMBD_Q8_0 = 4, /**< ggml Q8_0: per 32 values an F16 scale amax/127 and 32 int8;
+                               rows must be a multiple of 32 values. */
+    BITNET_EMBD_Q6_K = 5  /**< ggml Q6_K (6.5625 bits): 6-bit values, an int8 scale per 16 and
+                               an F16 scale per 256 values; rows must be a multiple of 256. The
+                               layout is ggml's; the scales are absmax-based, not ggml's
+                               searched ones (same format, slightly different bytes). */
+} bitnet_embd_type;
+
+/** Parameters of bitnet_convert and bitnet_quantize. Obtain with
+ *  bitnet_convert_default_params(). */
+typedef struct bitnet_convert_params {
+    size_t size;          /**< sizeof(bitnet_convert_params); set by the default function. */
+    int ternary_type;     /**< A bitnet_ternary_type; default BITNET_TERNARY_AUTO. */
+    int embd_type;        /**< A bitnet_embd_type; default BITNET_EMBD_AUTO. */
+    const char *name;     /**< general.name to write; NULL (default): the folder's name
+                               (convert) or the input's (quantize). Copied; NUL-terminated. */
+} bitnet_convert_params;
+
+/**
+ * Called after each tensor is written.
+ * @param i        1-based index of the tensor just written.
+ * @param n        number of tensors in the output.
+ * @param tensor   its GGUF name (NUL-terminated; valid during the call only).
+ * @param bytes    bytes of tensor data written so far.
+ * @param user_data the pointer given to bitnet_convert / bitnet_quantize.
+ * @return 0 to continue; non-zero stops the conversion (BITNET_ERR_ABORTED, no output file).
+ */
+typedef int (*bitnet_convert_progress)(int32_t i, int32_t n, const char *tensor, uint64_t bytes,
+                                       void *user_data);
+
+/** Default conversion parameters (automatic types, name from the input). Never fails;
+ *  thread-safe. */
+BITNET_API bitnet_convert_params bitnet_convert_default_params(void);
+
+/**
+ * Converts a Hugging Face model folder to a GGUF file, in C++ without Python.
+ *
+ * Reads `config.json`, the weights (`model.safetensors`, or the shards listed in
+ * `model.safetensors.index.json`; dtypes BF16/F16/F32/U8/I8, mapped, every header field
+ * validated), `tokenizer.json` (byte-level BPE with the Llama 3 pre-tokenizer, merges as
+ * "a b" strings or [a, b] pairs) and, where present, `tokenizer_config.json`,
+ * `special_tokens_map.json`, `generation_config.json`. Families (docs: ternary-formats.md
+ * sections 1.4-1.5, 3, 4 in the project's shared reference):
+ *  - `BitNetForCausalLM` (microsoft/bitnet-b1.58-2B-4T): packed uint8 weights with
+ *    `weight_scale` (autobitlinear: real weight = trit x weight_scale), or the `-bf16` master
+ *    weights ternarised per tensor by absmean -> architecture `bitnet-b1.58`, tied F16 head;
+ *  - `LlamaForCausalLM` with `quantization_config.quant_method` "bitnet" (Llama3-8B-1.58,
+ *    Falcon3-1.58bit; bitlinear: real weight = trit / weight_scale) -> architecture `llama`,
+ *    Q/K rows permuted as llama.cpp's converter does, `output.weight` when the head is untied;
+ *  - `BitnetForCausalLM` (1bitLLM latent weights, absmean) -> architecture `bitnet`.
+ * Packed checkpoints convert losslessly (the GGUF holds the same real weights; TQ types store
+ * the scale as F16). The output is written through "<dst_path>.part" and renamed at the end,
+ * streaming tensor by tensor (memory near the largest tensor, not the model).
+ *
+ * @param src_dir   NUL-terminated path of the model folder.
+ * @param dst_path  NUL-terminated path of the GGUF file to write (replaced if it exists).
+ * @param params    NULL for defaults, or parameters from bitnet_convert_default_params().
+ * @param progress  may be NULL; called after each tensor (non-zero return stops).
+ * @param user_data passed to progress unchanged.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL paths, bad params or enum values);
+ *         BITNET_ERR_IO (a required file missing or unreadable, output not writable);
+ *         BITNET_ERR_BAD_FORMAT (malformed safetensors header or JSON, a missing or mistyped
+ *         config field, missing tensors, wrong dtypes or shapes; the message names the file and
+ *         the field or tensor); BITNET_ERR_UNSUPPORTED (another architecture, quantisation
+ *         method, tokenizer or pre-tokenizer, RoPE scaling, a row length the chosen type cannot
+ *         hold, e.g. TQ1_0/TQ2_0 need multiples of 256); BITNET_ERR_ABORTED;
+ *         BITNET_ERR_OUT_OF_MEMORY.
+ * Thread-safe (conversions of different files may run concurrently).
+ */
+BITNET_API bitnet_status bitnet_convert(const char *src_dir, const char *dst_path,
+                                        const bitnet_convert_params *params,
+                                        bitnet_convert_progress progress, void *user_data);
+
+/**
+ * Rewrites a GGUF model with its ternary tensors in another ternary type and/or its
+ * `token_embd.weight` / `output.weight` in another float type. Between ternary types the
+ * conversion is exact (the same trits and the same scale): it fails with
+ * BITNET_ERR_UNSUPPORTED rather than round, e.g. an I2_S scale that F16 cannot hold exactly for
+ * TQ1_0/TQ2_0, or TQ blocks of one tensor with different scales for I2_S. Other tensors and all
+ * metadata are copied (general.file_type follows the ternary type; general.alignment is
+ * dropped, the output uses 32). Written through "<dst_path>.part", tensor by tensor.
+ *
+ * @param src_path  NUL-terminated path of the input GGUF.
+ * @param dst_path  NUL-terminated path of the output GGUF (may equal src_path).
+ * @param params    NULL for defaults (which copy everything), or from
+ *                  bitnet_convert_default_params().
+ * @param progress  may be NULL; called after each tensor (non-zero return stops).
+ * @param user_data passed to progress unchanged.
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT; BITNET_ERR_IO; BITNET_ERR_BAD_FORMAT (a
+ *         malformed input, as for bitnet_model_load); BITNET_ERR_UNSUPPORTED (as above, or a
+ *         row length the type cannot hold); BITNET_ERR_ABORTED; BITNET_ERR_OUT_OF_MEMORY.
+ * Thread-safe (conversions of different files may run concurrently).
+ */
+BITNET_API bitnet_status bitnet_quantize(const char *src_path, const char *dst_path,
+                                         const bitnet_convert_params *params,
+                                         bitnet_convert_progress progress, void *user_data);
+
 #ifdef __cplusplus
 }
 #endif

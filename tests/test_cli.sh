@@ -64,7 +64,7 @@ expect_ok "--version" "$BITNET" --version
 grep -q '^bitnet [0-9]' "$TMP/out" || failed "--version prints 'bitnet X.Y.Z'" "$TMP/out"
 expect_ok "--help" "$BITNET" --help
 cp "$TMP/out" "$TMP/help"
-for sub in generate tokenize logits info bench gen-model; do
+for sub in generate tokenize logits info bench gen-model convert quantize gen-hf; do
     grep -q "^ *$sub " "$TMP/help" || failed "--help lists $sub" "$TMP/help"
     expect_ok "$sub --help" "$BITNET" "$sub" --help
     grep -q "Usage: bitnet $sub" "$TMP/out" || failed "$sub --help shows its usage" "$TMP/out"
@@ -213,6 +213,28 @@ expect_fail "gen-model heads do not divide" "$BITNET" gen-model -o "$TMP/bad.ggu
 expect_fail "gen-model missing vocab file" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/nope.gguf"
 expect_fail "gen-model vocab file not GGUF" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/text.gguf"
 [ ! -e "$TMP/bad.gguf" ] && pass "failed gen-model leaves no file" || failed "failed gen-model left a file behind"
+
+# ---- convert / quantize / gen-hf ----------------------------------------------------------
+GEN=${BITNET_GENERATED_FIXTURES:-}
+if [ -n "$GEN" ] && [ -d "$GEN/hf/tiny-b158-packed" ]; then
+    expect_ok "convert packed twin" "$BITNET" convert "$GEN/hf/tiny-b158-packed" -o "$TMP/conv.gguf"
+    grep -q '^\[24/24\] output_norm.weight .* MB/s$' "$TMP/err" && pass "convert reports tensor i/N and MB/s" ||
+        failed "convert progress lines" "$TMP/err"
+    expect_ok "converted model tokenizes" "$BITNET" tokenize -m "$TMP/conv.gguf" -p "The quick brown fox jumps over the lazy dog."
+    [ "$(cat "$TMP/out")" = "$FOX_IDS" ] && pass "converted model: fox ids" || failed "converted fox ids: $(cat "$TMP/out")"
+    expect_ok "quantize tq2_0 -> i2_s" "$BITNET" quantize -q "$GEN/tiny-llama-tq2.gguf" "$TMP/l-i2s.gguf" --type i2_s
+    expect_ok "quantize i2_s -> tq2_0" "$BITNET" quantize -q "$TMP/l-i2s.gguf" "$TMP/l-tq2.gguf" --type tq2_0
+    cmp -s "$TMP/l-tq2.gguf" "$GEN/tiny-llama-tq2.gguf" && pass "quantize round trip gives the same file" ||
+        failed "quantize round trip differs"
+else
+    failed "generated fixtures missing (BITNET_GENERATED_FIXTURES=$GEN): run ctest's make_fixtures"
+fi
+expect_ok "gen-hf sharded" "$BITNET" gen-hf -o "$TMP/hf" --shards 2
+expect_ok "convert generated checkpoint" "$BITNET" convert -q "$TMP/hf" -o "$TMP/hf.gguf" --type tq1_0 --embd-type q8_0
+expect_fail "convert missing folder" "$BITNET" convert "$TMP/nope" -o "$TMP/bad.gguf"
+expect_fail "convert unknown type" "$BITNET" convert "$TMP/hf" -o "$TMP/bad.gguf" --type q4_0
+expect_fail "quantize to a type the rows cannot hold" "$BITNET" quantize "$I2S" "$TMP/bad.gguf" --type tq1_0
+[ ! -e "$TMP/bad.gguf" ] && pass "failed convert/quantize leave no file" || failed "failed convert left a file"
 
 # ---- chat (piped stdin: one message per line) and perplexity -------------------------------
 chat_out=$(printf 'Hello there\nWhat is two plus two?\n/reset\nAgain\n' |

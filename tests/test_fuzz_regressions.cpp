@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "fixtures.h"
+#include "fuzz/fuzz_convert_targets.h"
 #include "fuzz/fuzz_targets.h"
 #include "fuzz/seeds.h"
 
@@ -35,6 +36,12 @@ void run(const std::string &harness, const std::vector<uint8_t> &bytes) {
                                     bitnet::test::fixture("llama3-vocab.gguf"));
     } else if (harness == "fuzz_chat_sampling") {
         bitnet::fuzz::run_chat_sampling(data, bytes.size());
+    } else if (harness == "fuzz_safetensors") {
+        try {
+            bitnet::fuzz::run_safetensors(data, bytes.size());
+        } catch (const bitnet::fuzz::ConvertFinding &f) {
+            throw Finding(f.what());
+        }
     } else {
         FAIL() << "unknown harness " << harness;
     }
@@ -75,10 +82,29 @@ TEST(FuzzRegressions, ChatSamplingSeeds) {
         replay("fuzz_chat_sampling", name, bytes);
 }
 
+// The seeds are valid inputs: each reader accepts its seed outright.
+TEST(FuzzRegressions, SafetensorsSeeds) {
+    for (const auto &[name, bytes] : bitnet::fuzz::safetensors_seeds()) {
+        SCOPED_TRACE(name);
+        try {
+            bitnet::fuzz::run_safetensors(bytes.data(), bytes.size());
+        } catch (const std::exception &e) {
+            ADD_FAILURE() << name << ": " << e.what();
+        }
+        const uint8_t mode = bytes[0];
+        const std::string text(bytes.begin() + 1, bytes.end());
+        if (mode == 0) {
+            EXPECT_NO_THROW(bitnet::convert::SafetensorsFile::from_memory(bytes.data() + 1, bytes.size() - 1, name));
+        } else if (mode == 1) {
+            EXPECT_NO_THROW(bitnet::convert::parse_hf_config(bitnet::convert::JsonFile::parse(text, name)));
+        }
+    }
+}
+
 TEST(FuzzRegressions, SavedInputs) {
     ASSERT_TRUE(fs::is_directory(kRegressions)) << kRegressions;
     int n = 0;
-    for (const char *harness : {"fuzz_gguf", "fuzz_tokenizer", "fuzz_chat_sampling"}) {
+    for (const char *harness : {"fuzz_gguf", "fuzz_tokenizer", "fuzz_chat_sampling", "fuzz_safetensors"}) {
         const fs::path dir = kRegressions / harness;
         if (!fs::is_directory(dir)) continue;
         std::vector<fs::path> files;

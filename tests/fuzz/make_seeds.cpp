@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fuzz_convert_targets.h"
 #include "seeds.h"
 
 int main(int argc, char **argv) {
@@ -16,6 +17,7 @@ int main(int argc, char **argv) {
         {"fuzz_gguf", bitnet::fuzz::gguf_seeds()},
         {"fuzz_tokenizer", bitnet::fuzz::tokenizer_seeds()},
         {"fuzz_chat_sampling", bitnet::fuzz::chat_sampling_seeds()},
+        {"fuzz_safetensors", bitnet::fuzz::safetensors_seeds()},
     };
     for (const auto &[name, seeds] : sets) {
         const fs::path dir = fs::path(argv[1]) / name;

@@ -14,7 +14,7 @@ ROOT=$(pwd)
 SECS=${1:-60}
 shift || true
 HARNESSES=("$@")
-if ((${#HARNESSES[@]} == 0)); then HARNESSES=(fuzz_gguf fuzz_tokenizer fuzz_chat_sampling); fi
+if ((${#HARNESSES[@]} == 0)); then HARNESSES=(fuzz_gguf fuzz_tokenizer fuzz_chat_sampling fuzz_safetensors); fi
 BUILD=${BITNET_FUZZ_BUILD:-$ROOT/build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 

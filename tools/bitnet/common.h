@@ -48,6 +48,9 @@ Command add_bench(CLI::App &app);
 Command add_gen_model(CLI::App &app);
 Command add_chat(CLI::App &app);
 Command add_perplexity(CLI::App &app);
+Command add_convert(CLI::App &app);
+Command add_quantize(CLI::App &app);
+Command add_gen_hf(CLI::App &app);
 
 // ---- RAII handles -------------------------------------------------------------------------
 

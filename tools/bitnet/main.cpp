@@ -78,6 +78,9 @@ int main(int argc, char **argv) {
     commands.push_back(bitnet_cli::add_chat(app));
     commands.push_back(bitnet_cli::add_perplexity(app));
     commands.push_back(bitnet_cli::add_gen_model(app));
+    commands.push_back(bitnet_cli::add_convert(app));
+    commands.push_back(bitnet_cli::add_quantize(app));
+    commands.push_back(bitnet_cli::add_gen_hf(app));
 
     // CLI11 would report an unknown command word as "A subcommand is required".
     if (argc > 1 && argv[1][0] != '-') {

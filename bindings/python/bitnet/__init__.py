@@ -23,11 +23,14 @@ from ._core import (
     version,
     version_number,
 )
+from ._convert import convert, quantize
 from ._ffi import LibraryNotFoundError, library_path, load_library
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "convert",
+    "quantize",
     "BenchResult", "BitnetError", "Context", "Generation", "LibraryNotFoundError", "Model",
     "PerplexityResult", "Status", "chat_format", "library_path", "load_library", "version",
     "version_number", "__version__",

@@ -158,6 +158,17 @@ class BenchResult(Structure):
     ]
 
 
+class ConvertParams(Structure):
+    _fields_ = [
+        ("size", c_size_t),
+        ("ternary_type", c_int),
+        ("embd_type", c_int),
+        ("name", c_char_p),
+    ]
+
+
+ConvertProgress = CFUNCTYPE(c_int, c_int32, c_int32, c_char_p, c_uint64, c_void_p)
+
 PieceCallback = CFUNCTYPE(c_int, POINTER(c_char), c_size_t, bitnet_token, c_void_p)
 PerplexityCallback = CFUNCTYPE(c_int, c_int32, c_double, c_void_p)
 
@@ -167,6 +178,10 @@ _PROTOTYPES = {
     "bitnet_version_number": (c_int, []),
     "bitnet_status_string": (c_char_p, [bitnet_status]),
     "bitnet_last_error_message": (c_char_p, []),
+    # conversion
+    "bitnet_convert_default_params": (ConvertParams, []),
+    "bitnet_convert": (bitnet_status, [c_char_p, c_char_p, POINTER(ConvertParams), ConvertProgress, c_void_p]),
+    "bitnet_quantize": (bitnet_status, [c_char_p, c_char_p, POINTER(ConvertParams), ConvertProgress, c_void_p]),
     # model
     "bitnet_model_default_params": (ModelParams, []),
     "bitnet_model_load": (bitnet_status, [c_char_p, POINTER(ModelParams), POINTER(ModelP)]),
