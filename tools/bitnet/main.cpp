@@ -45,9 +45,15 @@ int run_guarded(const std::function<int()> &run) {
     }
 }
 
+// The library logs nothing by itself; the CLI shows its warnings (e.g. a bad BITNET_ISA).
+void log_to_stderr(int level, const char *text, void *) {
+    if (level >= BITNET_LOG_WARN) std::fprintf(stderr, "bitnet: %s\n", text);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
+    bitnet_log_set(log_to_stderr, nullptr);
     CLI::App app{"bitnet — CPU inference for ternary BitNet b1.58 GGUF models (libbitnet " +
                      std::string(bitnet_version()) + ")",
                  "bitnet"};
