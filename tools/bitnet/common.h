@@ -48,6 +48,7 @@ Command add_bench(CLI::App &app);
 Command add_gen_model(CLI::App &app);
 Command add_chat(CLI::App &app);
 Command add_perplexity(CLI::App &app);
+Command add_serve(CLI::App &app);  // tools/serve/cmd_serve.cpp
 
 // ---- RAII handles -------------------------------------------------------------------------
 
