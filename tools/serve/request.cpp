@@ -193,8 +193,8 @@ void refuse_unsupported(const json &body) {
 void parse_sampling(const json &body, CompletionRequest &req) {
     req.temperature = (float)number_in(body, "temperature", 0.0, 2.0, 1.0);
     req.top_p = (float)number_in(body, "top_p", 0.0, 1.0, 1.0);
-    req.min_p = (float)number_in(body, "min_p", 0.0, 1.0, 0.0);
-    req.top_k = (int32_t)integer_in(body, "top_k", 0, 1 << 20).value_or(0);
+    req.min_p = (float)number_in(body, "min_p", 0.0, 1.0, req.min_p);
+    req.top_k = (int32_t)integer_in(body, "top_k", 0, 1 << 20).value_or(req.top_k);
     req.presence_penalty = (float)number_in(body, "presence_penalty", -2.0, 2.0, 0.0);
     req.frequency_penalty = (float)number_in(body, "frequency_penalty", -2.0, 2.0, 0.0);
     req.repeat_penalty = (float)number_in(body, "repeat_penalty", 0.01, 10.0, 1.0);

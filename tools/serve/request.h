@@ -39,8 +39,10 @@ struct CompletionRequest {
     std::optional<int32_t> max_tokens;  // absent: until end of generation or context
     float temperature = 1.0f;           // OpenAI default
     float top_p = 1.0f;
-    int32_t top_k = 0;                  // 0: off (not an OpenAI field; llama-server's)
-    float min_p = 0.0f;
+    // Not OpenAI fields; llama-server's names and defaults. OpenAI clients never send them, so
+    // these defaults apply to them too: they keep sampling to a short list of candidates.
+    int32_t top_k = 40;                 // 0: off
+    float min_p = 0.05f;                // 0: off
     std::optional<uint64_t> seed;       // absent: a fresh random seed per request
     std::vector<std::string> stop;
     float presence_penalty = 0.0f;
