@@ -29,7 +29,9 @@ req() {
         STATUS=$(curl -s -m 30 -D "$TMP/hdr" -o "$TMP/body" -w '%{http_code}' -X "$m" "${AUTH[@]}" "$URL$p")
     fi
 }
-jq_ok() { python3 -c "import json,sys; d=json.load(open('$TMP/body')); sys.exit(0 if ($1) else 1)"; }
+# Debian's python3 first: a pyenv shim costs seconds per start, and this test starts it often.
+PY=$(command -v /usr/bin/python3 || command -v python3)
+jq_ok() { "$PY" -c "import json,sys; d=json.load(open('$TMP/body')); sys.exit(0 if ($1) else 1)"; }
 
 # ---- the endpoints ----
 req GET /health;            check "health 200" '[ $STATUS = 200 ] && jq_ok "d[\"status\"]==\"ok\""'
@@ -46,7 +48,7 @@ curl -sN -m 30 "${AUTH[@]}" "$URL/v1/chat/completions" \
     -d '{"messages":[{"role":"user","content":"Hello"}],"max_tokens":8,"temperature":0,"stream":true,"stream_options":{"include_usage":true}}' \
     >"$TMP/sse"
 check "SSE ends with [DONE]" '[ "$(grep -v "^$" "$TMP/sse" | tail -1)" = "data: [DONE]" ]'
-check "SSE frames are JSON" 'python3 - "$TMP/sse" <<PY
+check "SSE frames are JSON" '"$PY" - "$TMP/sse" <<PY
 import json, sys
 events = [l[6:] for l in open(sys.argv[1]).read().split("\n\n") if l.strip()]
 assert events[-1] == "[DONE]"
@@ -58,7 +60,7 @@ assert chunks[-2]["choices"][0]["finish_reason"] in ("stop", "length")
 PY'
 # Non-streaming and streaming give the same text at temperature 0.
 req POST /v1/chat/completions '{"messages":[{"role":"user","content":"Hello"}],"max_tokens":8,"temperature":0}'
-check "stream text == non-stream text" 'python3 - "$TMP/sse" "$TMP/body" <<PY
+check "stream text == non-stream text" '"$PY" - "$TMP/sse" "$TMP/body" <<PY
 import json, sys
 events = [l[6:] for l in open(sys.argv[1]).read().split("\n\n") if l.strip()][:-1]
 text = "".join(c["choices"][0]["delta"].get("content", "") for c in map(json.loads, events) if c["choices"])
@@ -66,15 +68,15 @@ assert text == json.load(open(sys.argv[2]))["choices"][0]["message"]["content"],
 PY'
 # Stop sequence: the text ends before it and never contains it.
 req POST /v1/completions '{"prompt":"The quick brown fox","max_tokens":12,"temperature":0}'
-FULL=$(python3 -c "import json; print(json.load(open('$TMP/body'))['choices'][0]['text'])")
-STOP=$(python3 -c "import sys; t=sys.argv[1]; print(t[3:6] if len(t)>=6 else '')" "$FULL")
+FULL=$("$PY" -c "import json; print(json.load(open('$TMP/body'))['choices'][0]['text'])")
+STOP=$("$PY" -c "import sys; t=sys.argv[1]; print(t[3:6] if len(t)>=6 else '')" "$FULL")
 if [ -n "$STOP" ]; then
-    req POST /v1/completions "$(python3 -c "import json,sys; print(json.dumps({'prompt':'The quick brown fox','max_tokens':12,'temperature':0,'stop':[sys.argv[1]]}))" "$STOP")"
-    check "stop sequence cuts the text" 'python3 -c "import json,sys; d=json.load(open(\"$TMP/body\")); t=d[\"choices\"][0][\"text\"]; full=sys.argv[1]; stop=sys.argv[2]; sys.exit(0 if t==full[:full.find(stop)] and d[\"choices\"][0][\"finish_reason\"]==\"stop\" else 1)" "$FULL" "$STOP"'
+    req POST /v1/completions "$("$PY" -c "import json,sys; print(json.dumps({'prompt':'The quick brown fox','max_tokens':12,'temperature':0,'stop':[sys.argv[1]]}))" "$STOP")"
+    check "stop sequence cuts the text" '"$PY" -c "import json,sys; d=json.load(open(\"$TMP/body\")); t=d[\"choices\"][0][\"text\"]; full=sys.argv[1]; stop=sys.argv[2]; sys.exit(0 if t==full[:full.find(stop)] and d[\"choices\"][0][\"finish_reason\"]==\"stop\" else 1)" "$FULL" "$STOP"'
 fi
 # tokenize / detokenize round trip
 req POST /tokenize '{"content":"Hello world"}'
-TOKS=$(python3 -c "import json; print(json.dumps(json.load(open('$TMP/body'))['tokens']))")
+TOKS=$("$PY" -c "import json; print(json.dumps(json.load(open('$TMP/body'))['tokens']))")
 req POST /detokenize "{\"tokens\":$TOKS}"
 check "tokenize/detokenize round trip" 'jq_ok "d[\"content\"]==\"Hello world\""'
 # metrics
@@ -97,7 +99,9 @@ BAD_UTF8=$(printf '{"prompt":"\xff\xfe","max_tokens":2}')
 while IFS='|' read -r want method path body; do
     [ -z "$want" ] && continue
     req "$method" "$path" "$body"
-    if [ "$STATUS" = "$want" ] && jq_ok "isinstance(d[\"error\"][\"message\"], str) and \"type\" in d[\"error\"] and \"code\" in d[\"error\"]"; then
+    # OpenAI's error shape, checked without starting python for each of the many cases
+    if [ "$STATUS" = "$want" ] && grep -q '^{"error":{"code":[^,]*,"message":"[^"]' "$TMP/body" &&
+       grep -q '"type":"[a-z_]*"}}$' "$TMP/body"; then
         pass
     else
         fail "malformed: $method $path ${body:0:60} -> $STATUS (want $want): $(head -c 200 "$TMP/body")"
