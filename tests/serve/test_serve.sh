@@ -200,6 +200,18 @@ wait "${PIDS[@]}"
 REJECTED=$(cat "$TMP"/q*.status | tr -s ' ' '\n' | grep -c 503 || true)
 check "queue full -> 503 (got: $(cat "$TMP"/q*.status | tr '\n' ' '))" '[ "$REJECTED" -ge 1 ]'
 check "503 carries Retry-After" 'grep -qi "^retry-after:" $(grep -l 503 "$TMP"/q*.status | sed "s/status$/hdr/" | head -1)'
+# ---- prefix reuse: a prompt that extends the slot's cached tokens evaluates only the new part,
+# with the same result as from scratch (1 slot, so every request lands on the same KV cache) ----
+LONG='{"prompt":"The quick brown fox jumps over","max_tokens":6,"temperature":0}'
+req POST /v1/completions "$LONG"; T1=$(cat "$TMP/body" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['choices'][0]['text'])")
+req POST /v1/completions '{"prompt":"The quick brown fox","max_tokens":1,"temperature":0}'
+reused() { curl -s "$URL/metrics" | sed -n 's/^bitnet_prompt_tokens_reused_total //p'; }
+R0=$(reused)
+req POST /v1/completions "$LONG"; T2=$(cat "$TMP/body" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['choices'][0]['text'])")
+R1=$(reused)
+check "prefix reuse: cached prompt tokens not recomputed ($R0 -> $R1)" '[ "$R1" -gt "$R0" ]'
+check "prefix reuse: same text as from scratch" '[ "$T1" = "$T2" ]'
+
 stop_server
 check "second server: exit 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'
 
