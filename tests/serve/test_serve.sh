@@ -15,6 +15,11 @@ pass() { PASS=$((PASS + 1)); }
 fail() { FAIL=$((FAIL + 1)); echo "FAIL: $*"; }
 check() { if eval "$2"; then pass; else fail "$1"; fi; }
 
+# A file that is not a model: a message and exit status 1, promptly.
+timeout 30 "$BITNET" serve -m "$HERE/lib.sh" --port 0 >"$TMP/bad.out" 2>"$TMP/bad.err"
+BAD_RC=$?
+check "not a model: exit 1 (got $BAD_RC)" '[ "$BAD_RC" = 1 ] && grep -q "GGUF" "$TMP/bad.err"'
+
 KEY=test-key-123
 start_server "$TMP/a" -m "$MODEL" -c 1024 -t 1 -np 2 --queue 4 --api-key "$KEY" \
     --cors https://example.test --max-body-kib 64 --max-tokens 512 || exit 1

@@ -108,6 +108,11 @@ int run_server(const ServerOptions &options) {
         return 1;
     }
     std::thread listener([&] { app.http().listen_after_bind(); });
+    // stop() is a no-op until the accept loop runs: wait for it (bounded), so that a failed
+    // load or an early signal can always stop the listener.
+    for (int i = 0; i < 500 && !app.http().is_running(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     std::printf("bitnet serve: listening on http://%s:%d\n", options.host.c_str(), port);
     std::fflush(stdout);
     if (!app.load()) {
