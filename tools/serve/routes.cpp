@@ -53,7 +53,7 @@ const char *kStatusTypes[][2] = {{"404", "not_found_error"}, {"405", "invalid_re
                                  {"431", "invalid_request_error"}};
 
 // Errors httplib produces itself (unknown path, body too large, ...) get an OpenAI JSON body.
-httplib::Server::HandlerResponse error_body(const httplib::Request &, httplib::Response &res) {
+httplib::Server::HandlerResponse error_body(const httplib::Request &req, httplib::Response &res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string type = res.status >= 500 ? "server_error" : "invalid_request_error";
     for (const auto &st : kStatusTypes) {
@@ -63,6 +63,13 @@ httplib::Server::HandlerResponse error_body(const httplib::Request &, httplib::R
     if (res.status == 404) message = "no such endpoint";
     if (res.status == 405) message = "method not allowed";
     if (res.status == 413) message = "request body too large";
+    // cpp-httplib caps form-encoded bodies at 8 KiB, whatever the server's limit (curl -d sends
+    // that content type unless told otherwise).
+    if (res.status == 413 &&
+        req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+        message = "request body too large for Content-Type application/x-www-form-urlencoded "
+                  "(8 KiB); send Content-Type: application/json";
+    }
     if (res.status == 400) message = "malformed HTTP request";
     send_error(res, make_error(res.status, message, type, std::to_string(res.status)));
     return httplib::Server::HandlerResponse::Handled;
