@@ -91,6 +91,15 @@ check "metrics text" '[ $STATUS = 200 ] && grep -q "^bitnet_generated_tokens_tot
 STATUS=$(curl -s -o "$TMP/page" -w '%{http_code}' "$URL/")
 check "chat page" '[ $STATUS = 200 ] && grep -q "/v1/chat/completions" "$TMP/page"'
 
+# ---- slot choice: a prompt that extends one slot's cache goes to that slot (2 slots) ----
+reused() { curl -s "${AUTH[@]}" "$URL/metrics" | sed -n 's/^bitnet_prompt_tokens_reused_total //p'; }
+req POST /v1/completions '{"prompt":"alpha beta gamma delta epsilon","max_tokens":1,"temperature":0}'
+req POST /v1/completions '{"prompt":"zzz something else entirely","max_tokens":1,"temperature":0}'
+R0=$(reused)
+req POST /v1/completions '{"prompt":"alpha beta gamma delta epsilon zeta eta","max_tokens":1,"temperature":0}'
+R1=$(reused)
+check "slot affinity: the extending prompt reused its slot's cache ($R0 -> $R1)" '[ $((R1 - R0)) -ge 5 ]'
+
 # ---- API key and CORS ----
 check "no key -> 401" '[ "$(curl -s -o /dev/null -w "%{http_code}" "$URL/v1/models")" = 401 ]'
 check "wrong key -> 401" '[ "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer nope" "$URL/v1/models")" = 401 ]'
@@ -217,7 +226,6 @@ check "503 carries Retry-After" 'grep -qi "^retry-after:" $(grep -l 503 "$TMP"/q
 LONG='{"prompt":"The quick brown fox jumps over","max_tokens":6,"temperature":0}'
 req POST /v1/completions "$LONG"; T1=$(cat "$TMP/body" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['choices'][0]['text'])")
 req POST /v1/completions '{"prompt":"The quick brown fox","max_tokens":1,"temperature":0}'
-reused() { curl -s "$URL/metrics" | sed -n 's/^bitnet_prompt_tokens_reused_total //p'; }
 R0=$(reused)
 req POST /v1/completions "$LONG"; T2=$(cat "$TMP/body" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['choices'][0]['text'])")
 R1=$(reused)

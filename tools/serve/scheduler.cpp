@@ -1,6 +1,7 @@
 // See scheduler.h.
 #include "scheduler.h"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -43,8 +44,8 @@ Scheduler::Submit Scheduler::submit(const std::shared_ptr<Task> &task) {
             return Submit::QueueFull;
         }
         queue_.push_back(task);
+        dispatch_locked();
     }
-    cv_.notify_one();
     return Submit::Ok;
 }
 
@@ -63,7 +64,7 @@ void Scheduler::cancel(const std::shared_ptr<Task> &task) {
         }
     }
     for (auto &s : slots_) {
-        if (s->current == task) {
+        if (s->current == task && !s->finishing) {
             // The flag stays set if the eval already returned: the slot resets its context
             // when the task ends (abort_pending), so it cannot hit the next task.
             s->abort_pending = true;
@@ -72,16 +73,50 @@ void Scheduler::cancel(const std::shared_ptr<Task> &task) {
     }
 }
 
+namespace {
+
+size_t common_prefix(const std::vector<int32_t> &a, const std::vector<int32_t> &b) {
+    const size_t n = std::min(a.size(), b.size());
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) ++i;
+    return i;
+}
+
+}  // namespace
+
+void Scheduler::dispatch_locked() {
+    // Queue order is kept; each task goes to the idle slot whose KV cache it extends the
+    // furthest (a shared BOS alone does not count), else to the least recently used idle slot,
+    // so that the caches of other conversations survive. Idle slots' `cached` only changes
+    // while they are busy, so reading it here (under mutex_) is safe.
+    while (!queue_.empty()) {
+        Slot *best = nullptr;
+        size_t best_len = 0;
+        for (auto &s : slots_) {
+            if (s->current) continue;
+            size_t len = common_prefix(s->cached, queue_.front()->prompt());
+            if (len <= 1) len = 0;
+            if (!best || len > best_len || (len == best_len && s->last_used < best->last_used)) {
+                best = s.get();
+                best_len = len;
+            }
+        }
+        if (!best) break;
+        best->current = queue_.front();
+        best->last_used = ++dispatched_;
+        queue_.pop_front();
+    }
+    cv_.notify_all();
+}
+
 void Scheduler::worker_loop(Slot &slot) {
     for (;;) {
         std::shared_ptr<Task> task;
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            cv_.wait(lock, [&] { return exiting_ || !queue_.empty(); });
-            if (queue_.empty()) return;  // exiting
-            task = queue_.front();
-            queue_.pop_front();
-            slot.current = task;
+            cv_.wait(lock, [&] { return slot.current != nullptr || exiting_; });
+            if (!slot.current) return;  // exiting and idle
+            task = slot.current;
         }
         run_task(slot, *task);
     }
@@ -92,15 +127,21 @@ void Scheduler::run_task(Slot &slot, Task &task) {
     bool reset = last.finish_reason == "error" || last.finish_reason == "cancelled";
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        slot.current.reset();
         reset = reset || slot.abort_pending;
         slot.abort_pending = false;
+        slot.finishing = true;  // no abort may reach the context from now on
     }
     if (reset) {  // the KV cache no longer matches `cached` (or an abort flag may be left)
         bitnet_context_reset(slot.ctx);
         slot.cached.clear();
     }
     slot.kv_used = (uint32_t)slot.cached.size();
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        slot.current.reset();
+        slot.finishing = false;
+        dispatch_locked();
+    }
     if (last.finish_reason == "error") metrics_.requests_failed += 1;
     else if (last.finish_reason == "cancelled") metrics_.requests_cancelled += 1;
     else metrics_.requests_ok += 1;
@@ -126,7 +167,7 @@ void Scheduler::shutdown(int grace_ms) {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         for (auto &s : slots_) {
-            if (s->current) {
+            if (s->current && !s->finishing) {
                 s->current->cancelled = true;
                 s->abort_pending = true;
                 bitnet_context_abort(s->ctx);

@@ -1,5 +1,6 @@
 // Slots and the request queue of `bitnet serve`. A slot owns one bitnet_context (its own KV
-// cache) and serves one task at a time; a bounded FIFO queue holds tasks until a slot is free.
+// cache) and serves one task at a time; a bounded FIFO queue holds tasks until a slot is free,
+// which then goes to the idle slot whose cache its prompt extends (else the least recently used).
 // The seam for batched decoding later: a slot is already "a sequence with its state"; a
 // batched scheduler would step all busy slots in one decode call instead of one thread each.
 #pragma once
@@ -30,8 +31,10 @@ struct Slot {
     int id = 0;
     bitnet_context *ctx = nullptr;
     std::vector<int32_t> cached;          // tokens whose keys/values are in ctx's KV cache
-    std::shared_ptr<Task> current;        // guarded by Scheduler::mutex_
+    std::shared_ptr<Task> current;        // assigned task; guarded by Scheduler::mutex_
     bool abort_pending = false;           // guarded by Scheduler::mutex_
+    bool finishing = false;               // guarded by Scheduler::mutex_: ending its task
+    uint64_t last_used = 0;               // guarded by Scheduler::mutex_: dispatch order
     std::atomic<uint32_t> kv_used{0};     // cached.size() after the last task (for /metrics)
     std::thread worker;
 };
@@ -62,6 +65,7 @@ public:
     Metrics &metrics() { return metrics_; }
 
 private:
+    void dispatch_locked();  // assigns queued tasks to idle slots; mutex_ held
     void worker_loop(Slot &slot);
     void run_task(Slot &slot, Task &task);
 
@@ -73,6 +77,7 @@ private:
     std::deque<std::shared_ptr<Task>> queue_;
     bool stopping_ = false;   // no new tasks
     bool exiting_ = false;    // workers leave once the queue is empty
+    uint64_t dispatched_ = 0; // tasks assigned so far (for least-recently-used slots)
     Metrics metrics_;
 };
 
