@@ -113,6 +113,39 @@ BITNET_API const char *bitnet_status_string(bitnet_status status);
 BITNET_API const char *bitnet_last_error_message(void);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Logging                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/** Severity of a library log message. */
+typedef enum bitnet_log_level {
+    BITNET_LOG_DEBUG = 0,
+    BITNET_LOG_INFO = 1,
+    BITNET_LOG_WARN = 2,  /**< e.g. an unknown BITNET_ISA value that was ignored. */
+    BITNET_LOG_ERROR = 3
+} bitnet_log_level;
+
+/**
+ * Receives one library log message: a NUL-terminated UTF-8 line without a trailing newline,
+ * valid only during the call. May be called from any thread (including worker threads), also
+ * concurrently; it must not call back into libbitnet.
+ * @param level      a bitnet_log_level.
+ * @param text       the message.
+ * @param user_data  the pointer given to bitnet_log_set.
+ */
+typedef void (*bitnet_log_callback)(int level, const char *text, void *user_data);
+
+/**
+ * Installs the process-wide log callback. libbitnet never writes to stdout or stderr on its
+ * own: without a callback (the default, or after bitnet_log_set(NULL, NULL)) its messages are
+ * dropped. Errors of API calls are still reported by status + bitnet_last_error_message; the
+ * log carries only diagnostics that have no caller to return to.
+ * @param callback   the receiver, or NULL to drop messages.
+ * @param user_data  passed to callback unchanged (not owned).
+ * Thread-safe; a message being delivered while the callback changes goes to the old one.
+ */
+BITNET_API void bitnet_log_set(bitnet_log_callback callback, void *user_data);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Types                                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/log.h"
 #include "kernels/kernels.h"
 #include "kernels/kernels_isa.h"
 
@@ -213,13 +214,13 @@ Isa best_isa() {
     if (env == nullptr || *env == '\0') return best;
     Isa wanted;
     if (!parse_isa(env, wanted)) {
-        std::fprintf(stderr, "bitnet: unknown BITNET_ISA=%s, using %s\n", env, isa_name(best));
+        bitnet::log(BITNET_LOG_WARN, "unknown BITNET_ISA=%s, using %s", env, isa_name(best));
         return best;
     }
     if (!isa_supported(wanted)) {
-        std::fprintf(stderr, "bitnet: BITNET_ISA=%s is not supported on this CPU, using %s%s%s%s\n",
-                     env, isa_name(best), wanted == Isa::Amx ? " (" : "",
-                     wanted == Isa::Amx ? amx_status() : "", wanted == Isa::Amx ? ")" : "");
+        bitnet::log(BITNET_LOG_WARN, "BITNET_ISA=%s is not supported on this CPU, using %s%s%s%s",
+                    env, isa_name(best), wanted == Isa::Amx ? " (" : "",
+                    wanted == Isa::Amx ? amx_status() : "", wanted == Isa::Amx ? ")" : "");
         return best;
     }
     return wanted;

@@ -328,11 +328,12 @@ bitnet_status bitnet_context_get_model(const bitnet_context *ctx, bitnet_model *
 }
 
 bitnet_status bitnet_context_reset(bitnet_context *ctx) {
-    if (!ctx) return invalid("bitnet_context_reset: ctx is NULL");
-    g_last_error.clear();
-    ctx->impl->reset();
-    ctx->impl->clear_abort();
-    return BITNET_OK;
+    return guarded([&]() -> bitnet_status {
+        if (!ctx) return invalid("bitnet_context_reset: ctx is NULL");
+        ctx->impl->reset();
+        ctx->impl->clear_abort();
+        return BITNET_OK;
+    });
 }
 
 uint32_t bitnet_context_n_ctx(const bitnet_context *ctx) { return ctx ? ctx->impl->n_ctx() : 0; }
@@ -414,17 +415,19 @@ bitnet_status bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits
 }
 
 bitnet_status bitnet_sampler_accept(bitnet_sampler *sampler, bitnet_token token) {
-    if (!sampler) return invalid("bitnet_sampler_accept: sampler is NULL");
-    g_last_error.clear();
-    sampler->impl->accept(token);
-    return BITNET_OK;
+    return guarded([&]() -> bitnet_status {
+        if (!sampler) return invalid("bitnet_sampler_accept: sampler is NULL");
+        sampler->impl->accept(token);  // grows the history: may throw bad_alloc
+        return BITNET_OK;
+    });
 }
 
 bitnet_status bitnet_sampler_reset(bitnet_sampler *sampler) {
-    if (!sampler) return invalid("bitnet_sampler_reset: sampler is NULL");
-    g_last_error.clear();
-    sampler->impl->reset();
-    return BITNET_OK;
+    return guarded([&]() -> bitnet_status {
+        if (!sampler) return invalid("bitnet_sampler_reset: sampler is NULL");
+        sampler->impl->reset();
+        return BITNET_OK;
+    });
 }
 
 /* ---- generation ---- */

@@ -1,11 +1,27 @@
 // Writes the seed corpora of the fuzz harnesses: make_seeds <dir> creates <dir>/fuzz_gguf,
-// <dir>/fuzz_tokenizer and <dir>/fuzz_chat_sampling (see seeds.h).
+// <dir>/fuzz_tokenizer, <dir>/fuzz_chat_sampling (see seeds.h) and <dir>/fuzz_server_request
+// (server_request_target.h).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "fuzz_convert_targets.h"
 #include "seeds.h"
+#include "server_request_target.h"
+
+namespace {
+
+std::vector<bitnet::fuzz::Seed> server_request_seed_files() {
+    std::vector<bitnet::fuzz::Seed> out;
+    int i = 0;
+    for (const std::string &body : bitnet_serve::fuzz::server_request_seeds()) {
+        out.push_back({"request-" + std::to_string(i++) + ".json",
+                       std::vector<uint8_t>(body.begin(), body.end())});
+    }
+    return out;
+}
+
+}  // namespace
 
 int main(int argc, char **argv) {
     if (argc != 2) {
@@ -18,6 +34,7 @@ int main(int argc, char **argv) {
         {"fuzz_tokenizer", bitnet::fuzz::tokenizer_seeds()},
         {"fuzz_chat_sampling", bitnet::fuzz::chat_sampling_seeds()},
         {"fuzz_safetensors", bitnet::fuzz::safetensors_seeds()},
+        {"fuzz_server_request", server_request_seed_files()},
     };
     for (const auto &[name, seeds] : sets) {
         const fs::path dir = fs::path(argv[1]) / name;

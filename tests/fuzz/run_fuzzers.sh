@@ -14,7 +14,7 @@ ROOT=$(pwd)
 SECS=${1:-60}
 shift || true
 HARNESSES=("$@")
-if ((${#HARNESSES[@]} == 0)); then HARNESSES=(fuzz_gguf fuzz_tokenizer fuzz_chat_sampling fuzz_safetensors); fi
+if ((${#HARNESSES[@]} == 0)); then HARNESSES=(fuzz_gguf fuzz_tokenizer fuzz_chat_sampling fuzz_safetensors fuzz_server_request); fi
 BUILD=${BITNET_FUZZ_BUILD:-$ROOT/build-fuzz}
 JOBS=${JOBS:-$(nproc)}
 
@@ -43,12 +43,14 @@ for h in "${HARNESSES[@]}"; do
     mkdir -p "$corpus" "$artifacts" "$(dirname "$log")"
     dict=()
     if [ -f "$ROOT/tests/fuzz/$h.dict" ]; then dict=(-dict="$ROOT/tests/fuzz/$h.dict"); fi
+    regressions=()   # a harness has a folder once an input of it had to be kept
+    if [ -d "$ROOT/tests/fuzz/regressions/$h" ]; then regressions=("$ROOT/tests/fuzz/regressions/$h"); fi
     echo "==> $h for ${SECS}s (log: $log)"
     # New inputs go to the first directory (kept between runs); seeds and saved regressions
     # are read too.
     "$BUILD/fuzz/$h" -max_total_time="$SECS" -max_len="$(max_len "$h")" -timeout=20 \
         -rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
-        "$corpus" "$BUILD/fuzz-seeds/$h" "$ROOT/tests/fuzz/regressions/$h" >"$log" 2>&1
+        "$corpus" "$BUILD/fuzz-seeds/$h" "${regressions[@]}" >"$log" 2>&1
     rc=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)

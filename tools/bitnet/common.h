@@ -51,6 +51,7 @@ Command add_perplexity(CLI::App &app);
 Command add_convert(CLI::App &app);
 Command add_quantize(CLI::App &app);
 Command add_gen_hf(CLI::App &app);
+Command add_serve(CLI::App &app);  // tools/serve/cmd_serve.cpp
 
 // ---- RAII handles -------------------------------------------------------------------------
 

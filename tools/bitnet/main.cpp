@@ -1,6 +1,7 @@
 // bitnet — command line tool of libbitnet: generate text, tokenize, dump logits, inspect and
 // benchmark BitNet b1.58 GGUF models, and write random-weight test models.
 #include <cstdio>
+#include <algorithm>
 #include <exception>
 #include <new>
 #include <string>
@@ -49,9 +50,15 @@ int run_guarded(const std::function<int()> &run) {
     }
 }
 
+// The library logs nothing by itself; the CLI shows its warnings (e.g. a bad BITNET_ISA).
+void log_to_stderr(int level, const char *text, void *) {
+    if (level >= BITNET_LOG_WARN) std::fprintf(stderr, "bitnet: %s\n", text);
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
+    bitnet_log_set(log_to_stderr, nullptr);
     CLI::App app{"bitnet — CPU inference for ternary BitNet b1.58 GGUF models (libbitnet " +
                      std::string(bitnet_version()) + ")",
                  "bitnet"};
@@ -81,6 +88,7 @@ int main(int argc, char **argv) {
     commands.push_back(bitnet_cli::add_convert(app));
     commands.push_back(bitnet_cli::add_quantize(app));
     commands.push_back(bitnet_cli::add_gen_hf(app));
+    commands.push_back(bitnet_cli::add_serve(app));
 
     // CLI11 would report an unknown command word as "A subcommand is required".
     if (argc > 1 && argv[1][0] != '-') {
@@ -95,8 +103,16 @@ int main(int argc, char **argv) {
         }
     }
 
+    // llama-server spells --parallel "-np", a two-letter short flag CLI11 cannot declare.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    for (std::string &a : args) {
+        if (a == "-np") a = "--parallel";
+        else if (a.rfind("-np=", 0) == 0) a = "--parallel=" + a.substr(4);
+    }
+    std::reverse(args.begin(), args.end());  // CLI11 takes the vector in reverse order
+
     try {
-        app.parse(argc, argv);
+        app.parse(args);
     } catch (const CLI::ParseError &e) {
         const int rc = app.exit(e);
         return rc == 0 ? 0 : bitnet_cli::kExitUsage;

@@ -26,6 +26,11 @@ const structs = {
     n_batch: 'int32_t',
     seed: 'uint64_t',
     kv_type: 'int',
+    n_seq_max: 'uint32_t',
+    embeddings: 'int',
+    pooling_type: 'int',
+    embd_normalize: 'int',
+    device: 'int',
   }),
   SamplingParams: koffi.struct('bitnet_sampling_params', {
     size: 'size_t',
@@ -75,6 +80,7 @@ const structs = {
     n_gen: 'int32_t',
     repetitions: 'int32_t',
     warmup: 'int32_t',
+    n_parallel: 'int32_t',
   }),
   BenchResult: koffi.struct('bitnet_bench_result', {
     size: 'size_t',

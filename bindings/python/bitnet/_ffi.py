@@ -73,6 +73,11 @@ class ContextParams(Structure):
         ("n_batch", c_int32),
         ("seed", c_uint64),
         ("kv_type", c_int),
+        ("n_seq_max", c_uint32),
+        ("embeddings", c_int),
+        ("pooling_type", c_int),
+        ("embd_normalize", c_int),
+        ("device", c_int),
     ]
 
 
@@ -140,6 +145,7 @@ class BenchParams(Structure):
         ("n_gen", c_int32),
         ("repetitions", c_int32),
         ("warmup", c_int32),
+        ("n_parallel", c_int32),
     ]
 
 
