@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "graph/graph.h"
 #include "model/model.h"
 #include "runtime/threadpool.h"
 
@@ -21,7 +22,7 @@ struct ContextOptions {
 
 enum class LogitsMode { None = 0, Last = 1, All = 2 };
 
-class Context {
+class Context : private graph::Blocks {
 public:
     // Throws bitnet::Error (INVALID_ARGUMENT, OUT_OF_MEMORY).
     Context(std::shared_ptr<const Model> model, const ContextOptions &opt);
@@ -54,9 +55,18 @@ private:
     void matmul_i2s(const Matrix &w, int64_t n_tok, float *y);
     void matmul_float(const Matrix &w, const float *x, int64_t n_tok, float *y);
     void attention(int il, int64_t n_tok, int64_t pos0);
+    void matmul_i2s_blocks(const Matrix &w, int64_t n_tok, float *y);
+    void apply_out_scale(const Matrix &w, int64_t n_tok, float *y);
+    // graph::Blocks over the current chunk (chunk_n_tok_ tokens from position chunk_pos0_).
+    void attention(int il, const Layer &L, arch::RopeType rope, const float *sub_norm) override;
+    void ffn(const Layer &L, arch::Activation act, const float *sub_norm) override;
+    template <class F>
+    void for_each_token(F &&fn);
     void lm_head(const float *z, int64_t n_tok, float *logits);
 
     std::shared_ptr<const Model> model_;
+    graph::LayerFn layer_fn_ = nullptr;
+    int64_t chunk_n_tok_ = 0, chunk_pos0_ = 0;
     uint32_t n_ctx_ = 0;
     uint32_t n_past_ = 0;
     int32_t n_threads_ = 1;
