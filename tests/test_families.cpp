@@ -1,0 +1,445 @@
+// The other ternary families and formats (issue 10): format equivalence (TQ2_0, TQ1_0 and I2_S
+// of the same trits give bit-identical logits; TQ tensors decode to exactly the F32 twin's
+// weights), the exact per-block path of TQ files whose blocks have different scales, the arch
+// table (hidden_activation, tensor names), the normal-RoPE kernel on every ISA, and hostile
+// files of the new types (wrong block counts, truncated data, colliding type ids, bad codes).
+// The model references themselves are in test_model_reference.cpp.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "arch/arch.h"
+#include "bitnet.h"
+#include "common/fp16.h"
+#include "fixtures.h"
+#include "formats/formats.h"
+#include "gguf/gguf.h"
+#include "kernel_isas.h"
+#include "kernels/kernels.h"
+#include "reference.h"
+
+using bitnet::gguf::File;
+using bitnet::gguf::KeyValue;
+using bitnet::gguf::TensorInfo;
+using bitnet::gguf::TensorType;
+using bitnet::gguf::Writer;
+using bitnet::test::fixture;
+using bitnet::test::generated_fixture;
+namespace kernels = bitnet::kernels;
+
+namespace {
+
+// The token ids of the fixtures' fox prompt.
+const std::vector<bitnet_token> kFox =
+    bitnet::test::load_reference("reference/exact", "tiny-llama-tq2", "fox").token_ids;
+
+std::vector<kernels::Isa> all_isas() {
+    std::vector<kernels::Isa> v{kernels::Isa::Scalar};
+    for (kernels::Isa isa : kernels::simd_isas()) v.push_back(isa);
+    return v;
+}
+
+// Copies `src` with every tensor passed through `edit` (name, type, ne, bytes; return false to
+// drop it) and the metadata through `kv`; returns the written path.
+using TensorEdit =
+    std::function<bool(const std::string &, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &)>;
+std::string rewrite(const std::string &src, const std::string &out_name, const TensorEdit &edit,
+                    const std::function<bool(KeyValue &)> &kv = [](KeyValue &) { return true; }) {
+    auto f = File::open(src);
+    Writer w;
+    for (KeyValue k : f->metadata()) {
+        if (kv(k)) w.add_value(k.key, k.value);
+    }
+    for (const TensorInfo &t : f->tensors()) {
+        TensorType type = t.type;
+        std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
+        std::vector<uint8_t> data(t.data, t.data + t.nbytes);
+        if (edit(t.name, type, ne, data)) w.add_tensor(t.name, type, ne, std::move(data));
+    }
+    const std::string path = ::testing::TempDir() + out_name;
+    w.write(path);
+    return path;
+}
+
+std::vector<uint8_t> read_file(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+void write_file(const std::string &path, const std::vector<uint8_t> &b) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char *>(b.data()), (std::streamsize)b.size());
+}
+
+// Byte offset of tensor `name`'s info record field after the name: n_dims (u32), ne (u64 each),
+// type (u32). Found by the name's length-prefixed bytes (tensor names are unique and do not
+// occur in the metadata of the fixtures as length-prefixed strings).
+size_t info_after_name(const std::vector<uint8_t> &b, const std::string &name) {
+    std::vector<uint8_t> pat(8 + name.size());
+    const uint64_t len = name.size();
+    std::memcpy(pat.data(), &len, 8);
+    std::memcpy(pat.data() + 8, name.data(), name.size());
+    auto it = std::search(b.begin(), b.end(), pat.begin(), pat.end());
+    EXPECT_NE(it, b.end()) << name;
+    return (size_t)(it - b.begin()) + pat.size();
+}
+void patch_u32(std::vector<uint8_t> &b, size_t at, uint32_t v) { std::memcpy(b.data() + at, &v, 4); }
+void patch_u64(std::vector<uint8_t> &b, size_t at, uint64_t v) { std::memcpy(b.data() + at, &v, 8); }
+size_t type_field(const std::vector<uint8_t> &b, const std::string &name) {
+    const size_t at = info_after_name(b, name);
+    uint32_t n_dims;
+    std::memcpy(&n_dims, b.data() + at, 4);
+    return at + 4 + 8 * n_dims;
+}
+
+struct Loaded {
+    bitnet_model *m = nullptr;
+    bitnet_status st;
+    std::string msg;
+    explicit Loaded(const std::string &path) {
+        st = bitnet_model_load(path.c_str(), nullptr, &m);
+        msg = bitnet_last_error_message();
+    }
+    ~Loaded() { bitnet_model_free(m); }
+};
+
+// All logits of a prompt (one batch) followed by three decode steps, K/V in float32.
+std::vector<float> run_logits(bitnet_model *m, const std::vector<bitnet_token> &ids) {
+    bitnet_context_params p = bitnet_context_default_params();
+    p.kv_type = BITNET_KV_F32;
+    p.n_ctx = 64;
+    p.n_threads = 2;
+    bitnet_context *c = nullptr;
+    EXPECT_EQ(bitnet_context_new(m, &p, &c), BITNET_OK);
+    const int32_t nv = bitnet_model_n_vocab(m);
+    EXPECT_EQ(bitnet_eval(c, ids.data(), ids.size(), BITNET_LOGITS_ALL), BITNET_OK);
+    std::vector<float> out(bitnet_get_logits(c, 0), bitnet_get_logits(c, 0) + ids.size() * nv);
+    for (bitnet_token t : {1000, 2000, 3000}) {
+        EXPECT_EQ(bitnet_eval(c, &t, 1, BITNET_LOGITS_LAST), BITNET_OK);
+        out.insert(out.end(), bitnet_get_logits(c, -1), bitnet_get_logits(c, -1) + nv);
+    }
+    bitnet_context_free(c);
+    return out;
+}
+
+// TQ2_0 bytes of a tensor -> the same trits as TQ1_0 (same block scales) or I2_S (the tensor's
+// one scale; every block of the fixtures has the same d).
+std::vector<uint8_t> tq2_to(TensorType to, const std::vector<int64_t> &ne, const std::vector<uint8_t> &tq2) {
+    const int64_t n = ne[0] * ne[1];
+    std::vector<int8_t> t((size_t)n);
+    std::vector<uint16_t> d((size_t)(n / kernels::kTqBlock));
+    kernels::tq2_unpack(tq2.data(), n, t.data(), d.data());
+    for (uint16_t x : d) EXPECT_EQ(x, d[0]);
+    std::vector<uint8_t> out;
+    if (to == TensorType::TQ1_0) {
+        out.resize((size_t)(n / kernels::kTqBlock * kernels::kTq1BlockBytes));
+        kernels::tq1_pack(t.data(), n, d[0], out.data());
+    } else {
+        out.assign((size_t)(n / 4 + 32), 0);
+        kernels::i2s_pack(t.data(), n, out.data());
+        const float s = bitnet::f16_to_f32(d[0]);
+        std::memcpy(out.data() + n / 4, &s, 4);
+    }
+    return out;
+}
+
+TEST(Families, Tq2Tq1AndI2sOfTheSameTritsAreBitIdentical) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    std::vector<std::vector<float>> runs;
+    for (TensorType to : {TensorType::TQ2_0, TensorType::TQ1_0, TensorType::I2_S}) {
+        const std::string path = rewrite(src, "fam_same_trits.gguf",
+            [&](const std::string &, TensorType &type, std::vector<int64_t> &ne, std::vector<uint8_t> &data) {
+                if (type == TensorType::TQ2_0 && to != TensorType::TQ2_0) {
+                    data = tq2_to(to, ne, data);
+                    type = to;
+                }
+                return true;
+            });
+        Loaded l(path);
+        ASSERT_EQ(l.st, BITNET_OK) << l.msg;
+        runs.push_back(run_logits(l.m, kFox));
+        std::remove(path.c_str());
+    }
+    for (size_t r = 1; r < runs.size(); ++r) {
+        ASSERT_EQ(runs[r].size(), runs[0].size());
+        for (size_t i = 0; i < runs[0].size(); ++i) ASSERT_EQ(runs[r][i], runs[0][i]) << r << " " << i;
+    }
+}
+
+// The TQ file's ternary tensors (times their `.scale`) are exactly the F32 twin's.
+TEST(Families, TernaryTensorsDecodeToTheF32Twin) {
+    for (const char *pair : {"tiny-llama", "tiny-bitnet"}) {
+        const bool bitnet = std::string(pair) == "tiny-bitnet";
+        auto tq = File::open(generated_fixture(std::string(pair) + (bitnet ? "-tq1.gguf" : "-tq2.gguf")));
+        auto f32 = File::open(generated_fixture(std::string(pair) + "-f32.gguf"));
+        int compared = 0;
+        for (const TensorInfo &t : tq->tensors()) {
+            const bitnet::formats::Traits &tr = bitnet::formats::traits(t.type);
+            if (!tr.ternary) continue;
+            const TensorInfo *twin = f32->find_tensor(t.name);
+            ASSERT_NE(twin, nullptr) << t.name;
+            ASSERT_EQ(twin->type, TensorType::F32);
+            const int64_t k = t.ne[0], rb = bitnet::formats::row_bytes(t.type, k);
+            std::vector<float> row((size_t)k);
+            for (int64_t r = 0; r < t.ne[1]; ++r) {
+                tr.to_float(t.data + r * rb, k, row.data());
+                const float *want = reinterpret_cast<const float *>(twin->data) + r * k;
+                for (int64_t i = 0; i < k; ++i) ASSERT_EQ(row[i], want[i]) << t.name << " row " << r;
+            }
+            ++compared;
+        }
+        EXPECT_EQ(compared, 14) << pair;
+    }
+}
+
+// Blocks with different scales take the exact per-block path: a file whose blocks' d differ by
+// one F16 step (2^-10 relative) in every other block of one tensor loads and runs on every ISA,
+// with logits that move (the scales take effect) but stay within the perturbation's reach.
+TEST(Families, TqBlocksWithDifferentScalesRun) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    const std::string path = rewrite(src, "fam_block_scales.gguf",
+        [&](const std::string &name, TensorType &type, std::vector<int64_t> &, std::vector<uint8_t> &data) {
+            if (name == "blk.0.ffn_down.weight" && type == TensorType::TQ2_0) {
+                for (size_t b = 1; b < data.size() / kernels::kTq2BlockBytes; b += 2) {
+                    uint16_t d;
+                    std::memcpy(&d, data.data() + b * 66 + 64, 2);
+                    ++d;  // the next F16 value
+                    std::memcpy(data.data() + b * 66 + 64, &d, 2);
+                }
+            }
+            return true;
+        });
+    Loaded base(src), odd(path);
+    ASSERT_EQ(odd.st, BITNET_OK) << odd.msg;
+    const kernels::Isa original = kernels::active().isa;
+    for (kernels::Isa isa : all_isas()) {
+        kernels::set_active_isa(isa);
+        const std::vector<float> a = run_logits(base.m, kFox), b = run_logits(odd.m, kFox);
+        double worst = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+            ASSERT_TRUE(std::isfinite(b[i]));
+            worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
+        }
+        EXPECT_GT(worst, 0.0) << kernels::isa_name(isa) << ": the per-block scales must take effect";
+        EXPECT_LT(worst, 0.5) << kernels::isa_name(isa);
+    }
+    kernels::set_active_isa(original);
+    std::remove(path.c_str());
+}
+
+// The b1.58 model written as arch `bitnet` with hidden_activation = relu2 is the same model: the
+// arch switch and the activation override give bit-identical logits.
+TEST(Families, HiddenActivationOverridesTheArchDefault) {
+    const std::string src = fixture("tiny-b158-i2s.gguf");
+    auto rename = [](KeyValue &kv) {
+        if (kv.key == "general.architecture") kv.value.str = "bitnet";
+        if (kv.key.rfind("bitnet-b1.58.", 0) == 0) kv.key = "bitnet." + kv.key.substr(13);
+        return true;
+    };
+    auto keep = [](const std::string &, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &) { return true; };
+    const std::string silu = rewrite(src, "fam_bitnet_silu.gguf", keep, rename);
+    // Add the key by rewriting once more with an extra metadata entry.
+    auto f = File::open(silu);
+    Writer w;
+    for (const KeyValue &kv : f->metadata()) w.add_value(kv.key, kv.value);
+    w.add_string("bitnet.hidden_activation", "relu2");
+    for (const TensorInfo &t : f->tensors()) {
+        w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.data, t.nbytes);
+    }
+    const std::string relu2 = ::testing::TempDir() + "fam_bitnet_relu2.gguf";
+    w.write(relu2);
+    Loaded orig(src), as_silu(silu), as_relu2(relu2);
+    ASSERT_EQ(as_relu2.st, BITNET_OK) << as_relu2.msg;
+    ASSERT_EQ(as_silu.st, BITNET_OK) << as_silu.msg;
+    EXPECT_STREQ(bitnet_model_architecture(as_relu2.m), "bitnet");
+    const auto a = run_logits(orig.m, kFox), b = run_logits(as_relu2.m, kFox),
+               c = run_logits(as_silu.m, kFox);
+    double silu_diff = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i], b[i]) << i;
+        silu_diff = std::max(silu_diff, (double)std::fabs(a[i] - c[i]));
+    }
+    EXPECT_GT(silu_diff, 0.1) << "arch bitnet defaults to SiLU";
+    std::remove(silu.c_str());
+    std::remove(relu2.c_str());
+}
+
+TEST(Families, ArchTable) {
+    using bitnet::arch::Role;
+    EXPECT_EQ(bitnet::arch::tensor_name(Role::AttnQ, 3), "blk.3.attn_q.weight");
+    EXPECT_EQ(bitnet::arch::tensor_name(Role::FfnDown, 0, "scale"), "blk.0.ffn_down.scale");
+    EXPECT_EQ(bitnet::arch::tensor_name(Role::TokenEmbd), "token_embd.weight");
+    ASSERT_NE(bitnet::arch::find("bitnet-25"), nullptr);
+    EXPECT_STREQ(bitnet::arch::find("bitnet-25")->name, "bitnet-b1.58");
+    EXPECT_EQ(bitnet::arch::find("llama")->rope, bitnet::arch::RopeType::Norm);
+    EXPECT_EQ(bitnet::arch::find("bitnet")->act, bitnet::arch::Activation::Silu);
+    EXPECT_FALSE(bitnet::arch::find("llama")->sub_norms);
+    EXPECT_EQ(bitnet::arch::find("qwen3"), nullptr);
+}
+
+// Normal RoPE: every ISA bit-identical to the scalar reference, which rotates pairs (2i, 2i+1).
+TEST(Families, RopeNormMatchesScalarOnEveryIsa) {
+    std::mt19937 rng(5);
+    std::normal_distribution<float> nd(0.0f, 2.0f);
+    for (int64_t head_dim : {64, 256, 34}) {
+        for (int64_t n_rot : {head_dim, head_dim - 2}) {
+            const int64_t n_heads = 3, half = n_rot / 2;
+            std::vector<float> v((size_t)(n_heads * head_dim)), c((size_t)half), s((size_t)half);
+            for (float &x : v) x = nd(rng);
+            for (int64_t i = 0; i < half; ++i) {
+                c[i] = std::cos(0.37f * (float)i + 1.0f);
+                s[i] = std::sin(0.37f * (float)i + 1.0f);
+            }
+            std::vector<float> want = v;
+            kernels::rope_norm_scalar(want.data(), n_heads, head_dim, n_rot, c.data(), s.data());
+            // The reference itself: adjacent pairs rotated, the rest untouched.
+            for (int64_t h = 0; h < n_heads; ++h) {
+                for (int64_t i = 0; i < half; ++i) {
+                    const float x0 = v[h * head_dim + 2 * i], x1 = v[h * head_dim + 2 * i + 1];
+                    ASSERT_EQ(want[h * head_dim + 2 * i], x0 * c[i] - x1 * s[i]);
+                    ASSERT_EQ(want[h * head_dim + 2 * i + 1], x0 * s[i] + x1 * c[i]);
+                }
+                for (int64_t i = n_rot; i < head_dim; ++i) ASSERT_EQ(want[h * head_dim + i], v[h * head_dim + i]);
+            }
+            for (kernels::Isa isa : all_isas()) {
+                std::vector<float> got = v;
+                kernels::table(isa).rope_norm(got.data(), n_heads, head_dim, n_rot, c.data(), s.data());
+                for (size_t i = 0; i < got.size(); ++i) {
+                    ASSERT_EQ(got[i], want[i]) << kernels::isa_name(isa) << " head_dim " << head_dim;
+                }
+            }
+        }
+    }
+}
+
+// ---- hostile files ----
+
+std::string patched(const std::string &src, const std::string &out,
+                    const std::function<void(std::vector<uint8_t> &)> &patch) {
+    std::vector<uint8_t> b = read_file(src);
+    patch(b);
+    const std::string path = ::testing::TempDir() + out;
+    write_file(path, b);
+    return path;
+}
+
+TEST(FamiliesHostile, CollidingTypeIdsNameTheFormat) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    const struct {
+        uint32_t id;
+        const char *name;
+    } cases[] = {{38, "TL1"}, {39, "TL2"}, {134, "IQ1_BN"}, {135, "IQ2_BN"}, {335, "IQ2_BN_R4"}, {37, "I8_S"}};
+    for (const auto &c : cases) {
+        const std::string path = patched(src, "fam_foreign.gguf", [&](std::vector<uint8_t> &b) {
+            patch_u32(b, type_field(b, "blk.0.attn_q.weight"), c.id);
+        });
+        Loaded l(path);
+        EXPECT_EQ(l.st, BITNET_ERR_UNSUPPORTED) << c.id;
+        EXPECT_NE(l.msg.find(c.name), std::string::npos) << l.msg;
+        EXPECT_NE(l.msg.find("blk.0.attn_q.weight"), std::string::npos) << l.msg;
+        EXPECT_NE(l.msg.find("TQ2_0"), std::string::npos) << "says what to get instead: " << l.msg;
+        std::remove(path.c_str());
+    }
+}
+
+// An I2_S tensor of n values occupies n/4 + 32 bytes: exactly bitnet.cpp's TL1 size (n/4 plus the
+// 32-byte scale slot), so relabelled 38 it is identified as TL1 by its size; a Q4_0 tensor's
+// n/32*18 bytes are close to MXFP4's n/32*17, so relabelled 39 it reads as MXFP4.
+TEST(FamiliesHostile, ForeignTypesAreToldApartBySize) {
+    Writer w;
+    w.add_string("general.architecture", "bitnet-b1.58");
+    std::vector<uint8_t> i2s(256 * 4 / 4 + 32, 0x55), q4(1024 / 32 * 18, 0);
+    w.add_tensor("a.weight", TensorType::I2_S, {256, 4}, i2s.data(), i2s.size());
+    w.add_tensor("b.weight", TensorType::Q4_0, {1024, 1}, q4.data(), q4.size());
+    std::vector<uint8_t> bytes = w.to_bytes();
+    for (const auto &[name, id, want] : {std::tuple{"a.weight", 38u, "TL1 of bitnet.cpp (ids"},
+                                         std::tuple{"b.weight", 39u, "MXFP4"}}) {
+        std::vector<uint8_t> b = bytes;
+        patch_u32(b, type_field(b, name), id);
+        try {
+            File::from_memory(b.data(), b.size(), "foreign.gguf");
+            ADD_FAILURE() << "type " << id << " accepted";
+        } catch (const std::exception &e) {
+            EXPECT_NE(std::string(e.what()).find(want), std::string::npos) << e.what();
+        }
+    }
+}
+
+TEST(FamiliesHostile, WrongBlockCountsAndTruncatedScales) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    // ne0 not a whole number of 256-value blocks.
+    std::string path = patched(src, "fam_ne0.gguf", [&](std::vector<uint8_t> &b) {
+        patch_u64(b, info_after_name(b, "blk.1.attn_k.weight") + 4, 200);
+    });
+    {
+        Loaded l(path);
+        EXPECT_EQ(l.st, BITNET_ERR_BAD_FORMAT);
+        EXPECT_NE(l.msg.find("multiple of 256"), std::string::npos) << l.msg;
+    }
+    // More blocks than the data holds: the tensor overlaps the next one.
+    path = patched(src, "fam_rows.gguf", [&](std::vector<uint8_t> &b) {
+        patch_u64(b, info_after_name(b, "blk.0.attn_k.weight") + 12, 512);
+    });
+    {
+        Loaded l(path);
+        EXPECT_EQ(l.st, BITNET_ERR_BAD_FORMAT) << l.msg;
+    }
+    // The file cut inside the last tensor's blocks (its trailing scales missing).
+    path = patched(src, "fam_trunc.gguf", [&](std::vector<uint8_t> &b) { b.resize(b.size() - 40); });
+    {
+        Loaded l(path);
+        EXPECT_EQ(l.st, BITNET_ERR_BAD_FORMAT);
+        EXPECT_NE(l.msg.find("outside the file"), std::string::npos) << l.msg;
+    }
+    std::remove(path.c_str());
+}
+
+TEST(FamiliesHostile, BadCodesAndScales) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    const struct {
+        const char *what;
+        std::function<void(std::vector<uint8_t> &)> edit;
+    } cases[] = {
+        {"code 3", [](std::vector<uint8_t> &d) { d[5] |= 0x03; }},
+        {"NaN scale", [](std::vector<uint8_t> &d) { d[64] = 0x00; d[65] = 0x7e; }},
+    };
+    for (const auto &c : cases) {
+        const std::string path = rewrite(src, "fam_bad.gguf",
+            [&](const std::string &name, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &data) {
+                if (name == "blk.1.ffn_up.weight") c.edit(data);
+                return true;
+            });
+        Loaded l(path);
+        EXPECT_EQ(l.st, BITNET_ERR_BAD_FORMAT) << c.what;
+        EXPECT_NE(l.msg.find("blk.1.ffn_up.weight"), std::string::npos) << l.msg;
+        std::remove(path.c_str());
+    }
+}
+
+TEST(FamiliesHostile, TernaryTypeAsEmbeddingIsUnsupported) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    // A TQ2_0 embedding table: not a float weight.
+    const std::string path = rewrite(src, "fam_embd.gguf",
+        [&](const std::string &name, TensorType &type, std::vector<int64_t> &ne, std::vector<uint8_t> &data) {
+            if (name == "token_embd.weight") {
+                const int64_t n = ne[0] * ne[1];
+                std::vector<int8_t> t((size_t)n, 1);
+                data.assign((size_t)(n / 256 * 66), 0);
+                kernels::tq2_pack(t.data(), n, bitnet::f32_to_f16(0.5f), data.data());
+                type = TensorType::TQ2_0;
+            }
+            return true;
+        });
+    Loaded l(path);
+    EXPECT_EQ(l.st, BITNET_ERR_UNSUPPORTED);
+    EXPECT_NE(l.msg.find("token_embd.weight"), std::string::npos) << l.msg;
+    std::remove(path.c_str());
+}
+
+}  // namespace
