@@ -443,3 +443,150 @@ TEST(FamiliesHostile, TernaryTypeAsEmbeddingIsUnsupported) {
 }
 
 }  // namespace
+
+// ---- embedding and head types ----
+
+namespace quant {
+
+void put_half(uint8_t *p, float v) {
+    const uint16_t h = bitnet::f32_to_f16(v);
+    std::memcpy(p, &h, 2);
+}
+
+// Writers of ggml's block layouts (ggml-common.h), from integer codes chosen by the test, with
+// the value each element must decode to: d * q (Q8_0, Q4_0) or d * scale * q (Q6_K).
+struct Encoded {
+    std::vector<uint8_t> bytes;
+    std::vector<float> values;
+};
+
+Encoded q8_0(int64_t n, std::mt19937 &rng) {
+    Encoded e;
+    e.bytes.resize((size_t)(n / 32 * 34));
+    e.values.resize((size_t)n);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float d = bitnet::f16_to_f32(bitnet::f32_to_f16(0.001f * (float)(1 + rng() % 50)));
+        uint8_t *p = e.bytes.data() + b * 34;
+        put_half(p, d);
+        for (int j = 0; j < 32; ++j) {
+            const int q = (int)(rng() % 255) - 127;
+            p[2 + j] = (uint8_t)(int8_t)q;
+            e.values[(size_t)(b * 32 + j)] = (float)q * d;
+        }
+    }
+    return e;
+}
+
+Encoded q4_0(int64_t n, std::mt19937 &rng) {
+    Encoded e;
+    e.bytes.assign((size_t)(n / 32 * 18), 0);
+    e.values.resize((size_t)n);
+    for (int64_t b = 0; b < n / 32; ++b) {
+        const float d = bitnet::f16_to_f32(bitnet::f32_to_f16(0.01f * (float)(1 + rng() % 50)));
+        uint8_t *p = e.bytes.data() + b * 18;
+        put_half(p, d);
+        for (int j = 0; j < 32; ++j) {
+            const int q = (int)(rng() % 16);  // stored nibble; value (q - 8) * d
+            p[2 + j % 16] |= (uint8_t)(j < 16 ? q : q << 4);
+            e.values[(size_t)(b * 32 + j)] = (float)(q - 8) * d;
+        }
+    }
+    return e;
+}
+
+// Q6_K: element e of a 256 block: half h = e / 128, r = e % 128, quarter c = r / 32, l = r % 32;
+// low 4 bits in ql[64h + l + 32*(c&1)] (low nibble for c < 2, high nibble for c >= 2), high 2
+// bits in qh[32h + l] bits 2c..2c+1, scale scales[8h + l/16 + 2c], value d * scale * (q - 32).
+Encoded q6_k(int64_t n, std::mt19937 &rng, float d_step = 0.0005f) {
+    Encoded e;
+    e.bytes.assign((size_t)(n / 256 * 210), 0);
+    e.values.resize((size_t)n);
+    for (int64_t b = 0; b < n / 256; ++b) {
+        uint8_t *p = e.bytes.data() + b * 210;
+        int8_t *sc = reinterpret_cast<int8_t *>(p + 192);
+        for (int i = 0; i < 16; ++i) sc[i] = (int8_t)((int)(rng() % 64) - 32);
+        const float d = bitnet::f16_to_f32(bitnet::f32_to_f16(d_step * (float)(1 + rng() % 20)));
+        put_half(p + 208, d);
+        for (int el = 0; el < 256; ++el) {
+            const int h = el / 128, r = el % 128, c = r / 32, l = r % 32;
+            const int q = (int)(rng() % 64);
+            uint8_t &lo = p[64 * h + l + 32 * (c & 1)];
+            lo |= (uint8_t)(c < 2 ? (q & 15) : (q & 15) << 4);
+            p[128 + 32 * h + l] |= (uint8_t)((q >> 4) << (2 * c));
+            e.values[(size_t)(b * 256 + el)] = d * (float)sc[8 * h + l / 16 + 2 * c] * (float)(q - 32);
+        }
+    }
+    return e;
+}
+
+}  // namespace quant
+
+TEST(Families, BlockTypesDecodeToTheirValues) {
+    std::mt19937 rng(11);
+    const int64_t n = 1024;
+    const struct {
+        TensorType type;
+        quant::Encoded e;
+    } cases[] = {{TensorType::Q8_0, quant::q8_0(n, rng)},
+                 {TensorType::Q4_0, quant::q4_0(n, rng)},
+                 {TensorType::Q6_K, quant::q6_k(n, rng)}};
+    for (const auto &c : cases) {
+        std::vector<float> got((size_t)n);
+        bitnet::formats::traits(c.type).to_float(c.e.bytes.data(), n, got.data());
+        for (int64_t i = 0; i < n; ++i) {
+            ASSERT_EQ(got[(size_t)i], c.e.values[(size_t)i]) << bitnet::formats::traits(c.type).name << " " << i;
+        }
+        EXPECT_EQ(bitnet::formats::row_bytes(c.type, n), (int64_t)c.e.bytes.size());
+    }
+}
+
+// Q8_0 embeddings with an untied Q6_K output.weight (|w| <= 1): the same logits as a copy holding
+// those tensors' values in F32, within the F16 rounding of the dequantised head.
+TEST(Families, QuantisedEmbeddingAndUntiedHead) {
+    const std::string src = generated_fixture("tiny-llama-tq2.gguf");
+    std::mt19937 rng(3);
+    auto f = File::open(src);
+    const TensorInfo *embd = f->find_tensor("token_embd.weight");
+    ASSERT_NE(embd, nullptr);
+    const int64_t n = embd->ne[0] * embd->ne[1];
+    const quant::Encoded e8 = quant::q8_0(n, rng);
+    // One head type (each case writes two 200 MB files); the others' decoding is covered above.
+    for (TensorType head : {TensorType::Q6_K}) {
+        const quant::Encoded eh = quant::q6_k(n, rng, 0.00005f);
+        auto as_f32 = [](const std::vector<float> &v) {
+            std::vector<uint8_t> b(v.size() * 4);
+            std::memcpy(b.data(), v.data(), b.size());
+            return b;
+        };
+        std::vector<std::string> paths;
+        for (bool quantised : {true, false}) {
+            const std::string name = quantised ? "fam_q.gguf" : "fam_qf32.gguf";
+            auto f2 = File::open(src);
+            Writer w;
+            for (const KeyValue &kv : f2->metadata()) w.add_value(kv.key, kv.value);
+            for (const TensorInfo &t : f2->tensors()) {
+                std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
+                if (t.name == "token_embd.weight") {
+                    if (quantised) w.add_tensor(t.name, TensorType::Q8_0, ne, e8.bytes.data(), e8.bytes.size());
+                    else w.add_tensor(t.name, TensorType::F32, ne, as_f32(e8.values));
+                    if (quantised) w.add_tensor("output.weight", head, ne, eh.bytes.data(), eh.bytes.size());
+                    else w.add_tensor("output.weight", TensorType::F32, ne, as_f32(eh.values));
+                } else {
+                    w.add_tensor(t.name, t.type, ne, t.data, t.nbytes);
+                }
+            }
+            paths.push_back(::testing::TempDir() + name);
+            w.write(paths.back());
+        }
+        Loaded q(paths[0]), fl(paths[1]);
+        ASSERT_EQ(q.st, BITNET_OK) << q.msg;
+        ASSERT_EQ(fl.st, BITNET_OK) << fl.msg;
+        const auto a = run_logits(q.m, kFox), b = run_logits(fl.m, kFox);
+        double worst = 0;
+        for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, (double)std::fabs(a[i] - b[i]));
+        // The only difference: the head rounded to F16 at load (relative 2^-11 per weight).
+        EXPECT_LE(worst, 0.02) << bitnet::formats::traits(head).name;
+        EXPECT_GT(worst, 0.0) << "the untied head must be used";
+        for (const auto &p : paths) std::remove(p.c_str());
+    }
+}
