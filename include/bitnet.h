@@ -567,6 +567,50 @@ BITNET_API bitnet_status bitnet_chat_format(const bitnet_chat_message *messages,
                                             int add_generation_prompt, char *buf,
                                             size_t buf_size, size_t *needed);
 
+/**
+ * Name of the chat format bitnet_model_chat_format renders for this model: "bitnet-2b4t" (the
+ * format of bitnet_chat_format), "llama3" or "falcon3". Chosen at load: the file's
+ * `tokenizer.chat_template` when it is recognisable as one of these (by its marker tokens; the
+ * template is never executed), else the architecture's default (`bitnet-b1.58`: bitnet-2b4t;
+ * `bitnet`, `llama`: llama3). Static string; "" if model is NULL. Thread-safe.
+ */
+BITNET_API const char *bitnet_model_chat_template(const bitnet_model *model);
+
+/**
+ * Renders messages in the model's chat format (bitnet_model_chat_template):
+ *  - "bitnet-2b4t": as bitnet_chat_format.
+ *  - "llama3": per message `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`
+ *    (role lower case, content stripped of surrounding whitespace); generation prompt
+ *    `<|start_header_id|>assistant<|end_header_id|>\n\n` (Meta Llama 3 template).
+ *  - "falcon3": per message `<|role|>\ncontent\n`, an assistant message's content followed by
+ *    the model's EOS token text; generation prompt `<|assistant|>\n` (tiiuae Falcon3 Instruct
+ *    template).
+ * BOS is not included: tokenize with add_bos = 1 and parse_special = 1 (bitnet_generate does).
+ * To continue a conversation whose KV cache is kept, render only the new messages and prepend
+ * bitnet_model_chat_turn_end() when the previous reply ended with an end-of-turn token that was
+ * sampled but not evaluated.
+ *
+ * @param model  the model (its chat format and EOS text).
+ * @param messages,n_messages  the messages, in order; roles "system", "user", "assistant".
+ * @param add_generation_prompt  1: end with the assistant header for the model to answer.
+ * @param buf,buf_size  output buffer; the text is NUL-terminated.
+ * @param needed  receives the bytes needed including the NUL (may be NULL).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model, NULL messages with n > 0, NULL
+ *         role or content, unknown role); BITNET_ERR_BUFFER_TOO_SMALL. Thread-safe.
+ */
+BITNET_API bitnet_status bitnet_model_chat_format(const bitnet_model *model,
+                                                  const bitnet_chat_message *messages,
+                                                  size_t n_messages, int add_generation_prompt,
+                                                  char *buf, size_t buf_size, size_t *needed);
+
+/**
+ * Text that closes an assistant reply in the model's chat format when its end-of-turn token was
+ * sampled but not evaluated: `<|eot_id|>` ("bitnet-2b4t", "llama3") or the EOS token text and a
+ * newline ("falcon3"). Owned by the model, valid until it is released; "" if model is NULL.
+ * Thread-safe.
+ */
+BITNET_API const char *bitnet_model_chat_turn_end(const bitnet_model *model);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Perplexity                                                                                  */
 /* ------------------------------------------------------------------------------------------ */

@@ -590,3 +590,96 @@ TEST(Families, QuantisedEmbeddingAndUntiedHead) {
         for (const auto &p : paths) std::remove(p.c_str());
     }
 }
+
+// ---- chat formats and pre-tokenizers ----
+
+TEST(FamiliesChat, TemplatesAreRecognised) {
+    using bitnet::ChatFormat;
+    // Meta's Llama 3 Instruct template (abridged), TII's Falcon3 Instruct template (abridged) and
+    // the one Microsoft's converter writes into BitNet GGUFs.
+    const std::string llama3 =
+        "{% set loop_messages = messages %}{% for message in loop_messages %}{% set content = "
+        "'<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n'+ message['content'] | "
+        "trim + '<|eot_id|>' %}{{ content }}{% endfor %}";
+    const std::string falcon3 =
+        "{% for message in messages %}{% if message['role'] == 'system' %}{{ '<|system|>\\n' + "
+        "message['content'] + '\\n' }}{% elif message['role'] == 'user' %}{{ '<|user|>\\n' + "
+        "message['content'] + '\\n' }}{% elif message['role'] == 'assistant' %}{{ '<|assistant|>\\n' "
+        "+ message['content'] + eos_token + '\\n' }}{% endif %}{% endfor %}";
+    const std::string b2b4t =
+        "{% for message in messages %}{% if loop.first %}{{ bos_token }}{% endif %}{% if "
+        "message['role'] == 'user' %}{{ 'Human: ' + message['content'] + '\\n\\nBITNETAssistant: ' "
+        "+ eos_token }}{% endif %}{% endfor %}";
+    EXPECT_EQ(bitnet::detect_chat_template(llama3), ChatFormat::Llama3);
+    EXPECT_EQ(bitnet::detect_chat_template(falcon3), ChatFormat::Falcon3);
+    EXPECT_EQ(bitnet::detect_chat_template(b2b4t), ChatFormat::Bitnet2B4T);
+    EXPECT_FALSE(bitnet::detect_chat_template("{{ messages }}").has_value());
+}
+
+TEST(FamiliesChat, FormatsRender) {
+    using bitnet::ChatFormat;
+    const std::vector<bitnet::ChatMessage> msgs = {
+        {"system", " Be brief. "}, {"user", "Hi"}, {"assistant", "Hello"}, {"user", "Bye"}};
+    EXPECT_EQ(bitnet::format_chat(ChatFormat::Llama3, msgs, true),
+              "<|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>"
+              "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+              "<|start_header_id|>assistant<|end_header_id|>\n\nHello<|eot_id|>"
+              "<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
+              "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    EXPECT_EQ(bitnet::format_chat(ChatFormat::Falcon3, msgs, true, "<|endoftext|>"),
+              "<|system|>\n Be brief. \n<|user|>\nHi\n<|assistant|>\nHello<|endoftext|>\n"
+              "<|user|>\nBye\n<|assistant|>\n");
+    EXPECT_EQ(bitnet::format_chat(ChatFormat::Bitnet2B4T, msgs, true),
+              "System: Be brief.<|eot_id|>User: Hi<|eot_id|>Assistant: Hello<|eot_id|>"
+              "User: Bye<|eot_id|>Assistant: ");
+    EXPECT_EQ(bitnet::chat_turn_end(ChatFormat::Falcon3, "<|endoftext|>"), "<|endoftext|>\n");
+    EXPECT_EQ(bitnet::chat_turn_end(ChatFormat::Llama3, ""), "<|eot_id|>");
+}
+
+// Fixtures without a template get their architecture's default; a template in the file wins.
+TEST(FamiliesChat, ModelChoosesItsFormat) {
+    {
+        Loaded b158(fixture("tiny-b158-i2s.gguf")), llama(generated_fixture("tiny-llama-tq2.gguf"));
+        ASSERT_EQ(llama.st, BITNET_OK) << llama.msg;
+        EXPECT_STREQ(bitnet_model_chat_template(b158.m), "bitnet-2b4t");
+        EXPECT_STREQ(bitnet_model_chat_template(llama.m), "llama3");
+        const bitnet_chat_message msg{"user", "Hi"};
+        char buf[256];
+        size_t need = 0;
+        ASSERT_EQ(bitnet_model_chat_format(llama.m, &msg, 1, 1, buf, sizeof buf, &need), BITNET_OK);
+        EXPECT_STREQ(buf, "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                          "<|start_header_id|>assistant<|end_header_id|>\n\n");
+        EXPECT_EQ(bitnet_model_chat_format(nullptr, &msg, 1, 1, buf, sizeof buf, &need),
+                  BITNET_ERR_INVALID_ARGUMENT);
+    }
+    const std::string path = rewrite(fixture("tiny-b158-i2s.gguf"), "fam_falcon_tmpl.gguf",
+        [](const std::string &, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &) { return true; },
+        [](KeyValue &kv) {
+            if (kv.key == "tokenizer.ggml.pre") kv.value.str = "falcon3";
+            return true;
+        });
+    // Add a Falcon3 template.
+    auto f = File::open(path);
+    Writer w;
+    for (const KeyValue &kv : f->metadata()) w.add_value(kv.key, kv.value);
+    w.add_string("tokenizer.chat_template", "{{ '<|user|>\\n' }}{{ '<|assistant|>\\n' }}");
+    for (const TensorInfo &t : f->tensors()) {
+        w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.data, t.nbytes);
+    }
+    const std::string path2 = ::testing::TempDir() + "fam_falcon_tmpl2.gguf";
+    w.write(path2);
+    Loaded falcon(path2), plain(fixture("tiny-b158-i2s.gguf"));
+    ASSERT_EQ(falcon.st, BITNET_OK) << falcon.msg;
+    EXPECT_STREQ(bitnet_model_chat_template(falcon.m), "falcon3");
+    EXPECT_STREQ(bitnet_model_chat_turn_end(falcon.m), "<|end_of_text|>\n");
+    // tokenizer.ggml.pre = falcon3 tokenizes as the Llama 3 pre-tokenizer does.
+    const char *text = "Hello  world!! 123456 don't\n\n  ünïcödé";
+    bitnet_token a[64], b[64];
+    size_t na = 0, nb = 0;
+    ASSERT_EQ(bitnet_tokenize(falcon.m, text, std::strlen(text), 1, 0, a, 64, &na), BITNET_OK);
+    ASSERT_EQ(bitnet_tokenize(plain.m, text, std::strlen(text), 1, 0, b, 64, &nb), BITNET_OK);
+    ASSERT_EQ(na, nb);
+    for (size_t i = 0; i < na; ++i) EXPECT_EQ(a[i], b[i]);
+    std::remove(path.c_str());
+    std::remove(path2.c_str());
+}

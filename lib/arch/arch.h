@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "tokenizer/chat.h"
+
 namespace bitnet::arch {
 
 // FFN gate activation: relu(g)^2 * u (BitNet b1.58 2B4T) or silu(g) * u (SwiGLU: 1bitLLM, Llama).
@@ -14,8 +16,8 @@ enum class Activation { Relu2 = 0, Silu = 1 };
 // RoPE pairing: NeoX rotates (i, i + n_rot/2); normal ("NORM" in ggml) rotates adjacent pairs
 // (2i, 2i + 1), which llama.cpp's converter arranges by permuting the Q/K rows of arch `llama`.
 enum class RopeType { Neox = 0, Norm = 1 };
-// Chat prompt formats (lib/tokenizer/chat.h implements them).
-enum class ChatFormat { Bitnet2B4T = 0, Llama3 = 1, Falcon3 = 2 };
+// Chat prompt formats (lib/tokenizer/chat.h).
+using ChatFormat = bitnet::ChatFormat;
 
 // Tensor roles: the names below are the GGUF names (llama.cpp's LLM_TENSOR_NAMES).
 enum class Role {

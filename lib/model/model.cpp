@@ -133,6 +133,14 @@ void Model::bind() {
     // ---- tokenizer ----
     tokenizer_ = Tokenizer::from_gguf(f);
     hp_.n_vocab = tokenizer_->n_vocab();
+    chat_format_ = a->chat;
+    if (const gguf::Value *v = f.find("tokenizer.chat_template")) {
+        if (v->type == gguf::ValueType::STRING) {
+            if (auto known = detect_chat_template(v->str)) chat_format_ = *known;
+        }
+    }
+    if (tokenizer_->eos() >= 0) chat_eos_text_ = tokenizer_->token_text(tokenizer_->eos());
+    chat_turn_end_ = bitnet::chat_turn_end(chat_format_, chat_eos_text_);
 
     // ---- tensors ----
     using arch::Role;

@@ -12,6 +12,7 @@
 #include "arch/hparams.h"
 #include "formats/formats.h"
 #include "gguf/gguf.h"
+#include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bitnet {
@@ -55,6 +56,10 @@ public:
     // LM head (output.weight, else the tied token_embd), F16 or F32 (formats::head_matrix).
     const Matrix &output() const { return output_; }
     bool tied_head() const { return tied_; }
+    // Chat format: the file's tokenizer.chat_template when recognised, else the arch default.
+    ChatFormat chat_format() const { return chat_format_; }
+    const std::string &chat_eos_text() const { return chat_eos_text_; }
+    const std::string &chat_turn_end() const { return chat_turn_end_; }
     // Bytes the load created beside the mapping (repacked ternary codes, dequantised head).
     uint64_t owned_bytes() const { return store_.n_bytes; }
     double load_seconds() const { return load_seconds_; }
@@ -86,6 +91,8 @@ private:
     const float *output_norm_ = nullptr;
     std::vector<Layer> layers_;
     bool tied_ = false;
+    ChatFormat chat_format_ = ChatFormat::Bitnet2B4T;
+    std::string chat_eos_text_, chat_turn_end_;
     std::vector<std::vector<float>> owned_;  // norm vectors converted from F16/BF16
     formats::Storage store_;
     double load_seconds_ = 0.0;
