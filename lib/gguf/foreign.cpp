@@ -80,7 +80,7 @@ std::string foreign_type_message(uint32_t id, const int64_t ne[4], uint64_t spac
             break;
         default: what = "a type this library does not know"; break;
     }
-    return "ggml type " + std::to_string(id) + sp + " is " + what + kGetSupported;
+    return "ggml type " + std::to_string(id) + sp + ", which is " + what + kGetSupported;
 }
 
 }  // namespace bitnet::gguf
