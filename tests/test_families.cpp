@@ -51,13 +51,16 @@ std::vector<kernels::Isa> all_isas() {
 // drop it) and the metadata through `kv`; returns the written path.
 using TensorEdit =
     std::function<bool(const std::string &, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &)>;
+// `extra` may add metadata after the file's own.
 std::string rewrite(const std::string &src, const std::string &out_name, const TensorEdit &edit,
-                    const std::function<bool(KeyValue &)> &kv = [](KeyValue &) { return true; }) {
+                    const std::function<bool(KeyValue &)> &kv = [](KeyValue &) { return true; },
+                    const std::function<void(Writer &)> &extra = [](Writer &) {}) {
     auto f = File::open(src);
     Writer w;
     for (KeyValue k : f->metadata()) {
         if (kv(k)) w.add_value(k.key, k.value);
     }
+    extra(w);
     for (const TensorInfo &t : f->tensors()) {
         TensorType type = t.type;
         std::vector<int64_t> ne(t.ne, t.ne + t.n_dims);
@@ -244,16 +247,9 @@ TEST(Families, HiddenActivationOverridesTheArchDefault) {
     };
     auto keep = [](const std::string &, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &) { return true; };
     const std::string silu = rewrite(src, "fam_bitnet_silu.gguf", keep, rename);
-    // Add the key by rewriting once more with an extra metadata entry.
-    auto f = File::open(silu);
-    Writer w;
-    for (const KeyValue &kv : f->metadata()) w.add_value(kv.key, kv.value);
-    w.add_string("bitnet.hidden_activation", "relu2");
-    for (const TensorInfo &t : f->tensors()) {
-        w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.data, t.nbytes);
-    }
-    const std::string relu2 = ::testing::TempDir() + "fam_bitnet_relu2.gguf";
-    w.write(relu2);
+    const std::string relu2 = rewrite(src, "fam_bitnet_relu2.gguf", keep, rename, [](Writer &w) {
+        w.add_string("bitnet.hidden_activation", "relu2");
+    });
     Loaded orig(src), as_silu(silu), as_relu2(relu2);
     ASSERT_EQ(as_relu2.st, BITNET_OK) << as_relu2.msg;
     ASSERT_EQ(as_silu.st, BITNET_OK) << as_silu.msg;
@@ -652,22 +648,13 @@ TEST(FamiliesChat, ModelChoosesItsFormat) {
         EXPECT_EQ(bitnet_model_chat_format(nullptr, &msg, 1, 1, buf, sizeof buf, &need),
                   BITNET_ERR_INVALID_ARGUMENT);
     }
-    const std::string path = rewrite(fixture("tiny-b158-i2s.gguf"), "fam_falcon_tmpl.gguf",
+    const std::string path2 = rewrite(fixture("tiny-b158-i2s.gguf"), "fam_falcon_tmpl.gguf",
         [](const std::string &, TensorType &, std::vector<int64_t> &, std::vector<uint8_t> &) { return true; },
         [](KeyValue &kv) {
             if (kv.key == "tokenizer.ggml.pre") kv.value.str = "falcon3";
             return true;
-        });
-    // Add a Falcon3 template.
-    auto f = File::open(path);
-    Writer w;
-    for (const KeyValue &kv : f->metadata()) w.add_value(kv.key, kv.value);
-    w.add_string("tokenizer.chat_template", "{{ '<|user|>\\n' }}{{ '<|assistant|>\\n' }}");
-    for (const TensorInfo &t : f->tensors()) {
-        w.add_tensor(t.name, t.type, std::vector<int64_t>(t.ne, t.ne + t.n_dims), t.data, t.nbytes);
-    }
-    const std::string path2 = ::testing::TempDir() + "fam_falcon_tmpl2.gguf";
-    w.write(path2);
+        },
+        [](Writer &w) { w.add_string("tokenizer.chat_template", "{{ '<|user|>\\n' }}{{ '<|assistant|>\\n' }}"); });
     Loaded falcon(path2), plain(fixture("tiny-b158-i2s.gguf"));
     ASSERT_EQ(falcon.st, BITNET_OK) << falcon.msg;
     EXPECT_STREQ(bitnet_model_chat_template(falcon.m), "falcon3");
@@ -680,6 +667,70 @@ TEST(FamiliesChat, ModelChoosesItsFormat) {
     ASSERT_EQ(bitnet_tokenize(plain.m, text, std::strlen(text), 1, 0, b, 64, &nb), BITNET_OK);
     ASSERT_EQ(na, nb);
     for (size_t i = 0; i < na; ++i) EXPECT_EQ(a[i], b[i]);
-    std::remove(path.c_str());
     std::remove(path2.c_str());
+}
+
+// ---- head_dim from metadata (Falcon3: 256, not n_embd / n_head) ----
+
+// tiny-llama-f32 (4 heads of 64, 2 KV heads) rewritten with attention.key_length = 128: each
+// head keeps its 64 rotated dimensions (rope.dimension_count stays 64, so the same angles) and
+// gains 64 zero dimensions in Q, K and V; Q is scaled by sqrt(2) so that 1/sqrt(128) gives the
+// old scores. The model is then the fixture's function, so the exact reference applies (1e-3).
+TEST(Families, HeadDimFromKeyLength) {
+    const int64_t n_embd = 256, old_hd = 64, hd = 128;
+    auto widen_rows = [&](const std::vector<uint8_t> &data, int64_t heads, float scale) {
+        const float *src = reinterpret_cast<const float *>(data.data());
+        std::vector<float> out((size_t)(heads * hd * n_embd), 0.0f);
+        for (int64_t h = 0; h < heads; ++h)
+            for (int64_t j = 0; j < old_hd; ++j)
+                for (int64_t i = 0; i < n_embd; ++i)
+                    out[(size_t)((h * hd + j) * n_embd + i)] = src[(h * old_hd + j) * n_embd + i] * scale;
+        return out;
+    };
+    const std::string path = rewrite(generated_fixture("tiny-llama-f32.gguf"), "fam_head_dim.gguf",
+        [&](const std::string &name, TensorType &type, std::vector<int64_t> &ne, std::vector<uint8_t> &data) {
+            if (type != TensorType::F32 || ne.size() != 2) return true;
+            std::vector<float> out;
+            if (name.find("attn_q.weight") != std::string::npos) out = widen_rows(data, 4, std::sqrt(2.0f));
+            if (name.find("attn_k.weight") != std::string::npos) out = widen_rows(data, 2, 1.0f);
+            if (name.find("attn_v.weight") != std::string::npos) out = widen_rows(data, 2, 1.0f);
+            if (!out.empty()) {
+                ne[1] = (int64_t)out.size() / n_embd;
+            } else if (name.find("attn_output.weight") != std::string::npos) {
+                const float *src = reinterpret_cast<const float *>(data.data());
+                out.assign((size_t)(n_embd * 4 * hd), 0.0f);
+                for (int64_t r = 0; r < n_embd; ++r)
+                    for (int64_t h = 0; h < 4; ++h)
+                        for (int64_t j = 0; j < old_hd; ++j)
+                            out[(size_t)(r * 4 * hd + h * hd + j)] = src[r * 4 * old_hd + h * old_hd + j];
+                ne[0] = 4 * hd;
+            } else {
+                return true;
+            }
+            data.resize(out.size() * 4);
+            std::memcpy(data.data(), out.data(), data.size());
+            return true;
+        },
+        [](KeyValue &kv) {
+            if (kv.key == "llama.rope.dimension_count") EXPECT_EQ(kv.value.u64, 64u);
+            return true;
+        },
+        [](Writer &w) {
+            w.add_u32("llama.attention.key_length", 128);
+            w.add_u32("llama.attention.value_length", 128);
+        });
+    Loaded l(path);
+    ASSERT_EQ(l.st, BITNET_OK) << l.msg;
+    const bitnet::test::Reference ref =
+        bitnet::test::load_reference("reference/exact", "tiny-llama-f32", "fox");
+    const std::vector<float> got = run_logits(l.m, ref.token_ids);
+    const int32_t nv = bitnet_model_n_vocab(l.m);
+    double worst = 0;
+    for (size_t p = 0; p < ref.positions.size(); ++p) {
+        for (const auto &[id, logit] : ref.positions[p].top8) {
+            worst = std::max(worst, (double)std::fabs(got[p * nv + id] - logit));
+        }
+    }
+    EXPECT_LE(worst, 1e-3);
+    std::remove(path.c_str());
 }
