@@ -272,6 +272,14 @@ void read_tensor_info(Cursor &cur, TensorInfo &t, uint32_t &foreign) {
                     " (supported: F32=0, F16=1, Q4_0=2, Q8_0=8, Q6_K=14, BF16=30, TQ1_0=34, TQ2_0=35, I2_S=36)",
                 BITNET_ERR_UNSUPPORTED);
     t.type = static_cast<TensorType>(type);
+    // A valid I2_S layout (blocks of 128 over the flattened tensor), but rows that are not whole
+    // blocks straddle them and no kernel takes that (bitnet.cpp's neither: its README marks
+    // bitnet_b1_58-3B, whose FFN is 8640 wide, as I2_S-unsupported).
+    if (t.type == TensorType::I2_S && t.ne[0] % 128 != 0)
+        cur.bad("tensor '" + t.name + "' is I2_S with rows of " + std::to_string(t.ne[0]) +
+                    " values: the I2_S kernels need a multiple of 128 (use an F32/F16 GGUF of "
+                    "this model)",
+                BITNET_ERR_UNSUPPORTED);
     std::string why;
     if (!tensor_nbytes_checked(t.type, t.ne, &t.nbytes, &why))
         cur.bad("tensor '" + t.name + "' of type " + tensor_type_name(t.type) +
