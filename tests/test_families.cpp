@@ -698,7 +698,7 @@ TEST(Families, HeadDimFromKeyLength) {
                 ne[1] = (int64_t)out.size() / n_embd;
             } else if (name.find("attn_output.weight") != std::string::npos) {
                 const float *src = reinterpret_cast<const float *>(data.data());
-                out.assign((size_t)(n_embd * 4 * hd), 0.0f);
+                out = std::vector<float>((size_t)(n_embd * 4 * hd), 0.0f);
                 for (int64_t r = 0; r < n_embd; ++r)
                     for (int64_t h = 0; h < 4; ++h)
                         for (int64_t j = 0; j < old_hd; ++j)
