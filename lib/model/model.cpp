@@ -216,7 +216,9 @@ uint64_t Model::decode_bytes() const {
     uint64_t bytes = 0;
     for (const gguf::TensorInfo &t : file_->tensors()) {
         if (t.name == "token_embd.weight" || t.name == "output.weight") continue;
-        bytes += t.nbytes;
+        // TQ weights are read as the I2_S codes they were repacked into (2 bits a weight).
+        const bool tq = t.type == TensorType::TQ1_0 || t.type == TensorType::TQ2_0;
+        bytes += tq ? (uint64_t)t.n_elements() / 4 : t.nbytes;
     }
     bytes += (uint64_t)formats::row_bytes(token_embd_.type, token_embd_.k);  // one embedding row
     if (output_quant_) {
