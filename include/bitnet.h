@@ -1,9 +1,11 @@
 /*
  * bitnet.h — the public C API of libbitnet.
  *
- * libbitnet runs ternary BitNet b1.58 language models (architecture `bitnet-b1.58`, also
- * `bitnet-25`) stored in GGUF v3 files with ternary weights in GGML type I2_S (36) or F32/F16,
- * on CPUs.
+ * libbitnet runs ternary (BitNet b1.58-style) language models on CPUs: Microsoft's BitNet b1.58
+ * 2B4T (architecture `bitnet-b1.58`, also `bitnet-25`), 1bitLLM bitnet_b1_58 (`bitnet`) and the
+ * Llama-architecture ternary models (`llama`: Llama3-8B-1.58, Falcon3-1.58bit, Falcon-E),
+ * stored in GGUF v3 files with ternary weights in GGML type I2_S (36), TQ2_0 (35), TQ1_0 (34) or
+ * F32/F16.
  *
  * Conventions
  * -----------
@@ -194,10 +196,17 @@ BITNET_API bitnet_model_params bitnet_model_default_params(void);
 /**
  * Loads a GGUF v3 model file.
  *
- * Accepts architecture `bitnet-b1.58` and `bitnet-25` (BitNet b1.58 2B4T graph), with BitLinear
- * weights in I2_S (ggml type 36), F32 or F16, F16/F32 embeddings, and a Llama 3 byte-level BPE
- * vocabulary (`tokenizer.ggml.model` = "gpt2"). Every offset, size and count in the file is
- * validated before use; hyper-parameters come from the metadata.
+ * Accepts architectures `bitnet-b1.58` / `bitnet-25` (BitNet b1.58 2B4T graph: sub-norms, ReLU²,
+ * NeoX RoPE), `bitnet` (1bitLLM: sub-norms, SiLU, optional per-matrix `.scale` tensors) and
+ * `llama` (no sub-norms, SiLU, normal RoPE on the converter-permuted Q/K rows, untied
+ * `output.weight` when present); `<arch>.hidden_activation` overrides the activation and
+ * `attention.key_length` the head size (ternary-formats.md sections 1.1-1.3). BitLinear weights
+ * in I2_S (ggml type 36), TQ2_0 (35) or TQ1_0 (34) -- TQ weights are repacked into I2_S codes at
+ * load, losslessly; a TQ tensor whose blocks have different scales keeps them, exactly -- with
+ * every activation quantised per token (W1.58A8), or F32/F16 (float products); embeddings and
+ * LM head in F16, BF16, F32, Q8_0, Q6_K or Q4_0 (a head other than F16/F32 is dequantised to F16
+ * at load); a byte-level BPE vocabulary (`tokenizer.ggml.model` = "gpt2"). Every offset, size and
+ * count in the file is validated before use; hyper-parameters come from the metadata.
  *
  * @param path    NUL-terminated file path.
  * @param params  NULL for defaults, or parameters from bitnet_model_default_params().
@@ -206,9 +215,13 @@ BITNET_API bitnet_model_params bitnet_model_default_params(void);
  * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL path/out, bad params);
  *         BITNET_ERR_IO (cannot open/map); BITNET_ERR_BAD_FORMAT (bad magic, truncated file,
  *         out-of-range offsets, overflowing sizes, bad metadata types, missing tensors or
- *         wrong shapes); BITNET_ERR_UNSUPPORTED (GGUF version other than 2/3, unknown tensor
- *         type, unknown architecture or tokenizer, a Q8/Q4 LM head for an embedding
- *         length that is not a multiple of 32); BITNET_ERR_OUT_OF_MEMORY.
+ *         wrong shapes, a ternary tensor with a non-finite scale or a code outside -1/0/+1);
+ *         BITNET_ERR_UNSUPPORTED (GGUF version other than 2/3, unknown tensor type -- the type
+ *         ids of other ggml forks, e.g. bitnet.cpp's TL1/TL2 or ik_llama.cpp's IQ1_BN/IQ2_BN,
+ *         are named in the message --, a weight type the tensor's role cannot take, an I2_S
+ *         row length that is not a multiple of 128, unknown architecture, hidden_activation,
+ *         RoPE scaling or tokenizer, a Q8/Q4 LM head for an embedding length that is not a
+ *         multiple of 32); BITNET_ERR_OUT_OF_MEMORY.
  * Thread-safe (loads of different files may run concurrently).
  */
 BITNET_API bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *params,
@@ -769,6 +782,50 @@ typedef struct bitnet_chat_message {
 BITNET_API bitnet_status bitnet_chat_format(const bitnet_chat_message *messages, size_t n_messages,
                                             int add_generation_prompt, char *buf,
                                             size_t buf_size, size_t *needed);
+
+/**
+ * Name of the chat format bitnet_model_chat_format renders for this model: "bitnet-2b4t" (the
+ * format of bitnet_chat_format), "llama3" or "falcon3". Chosen at load: the file's
+ * `tokenizer.chat_template` when it is recognisable as one of these (by its marker tokens; the
+ * template is never executed), else the architecture's default (`bitnet-b1.58`: bitnet-2b4t;
+ * `bitnet`, `llama`: llama3). Static string; "" if model is NULL. Thread-safe.
+ */
+BITNET_API const char *bitnet_model_chat_template(const bitnet_model *model);
+
+/**
+ * Renders messages in the model's chat format (bitnet_model_chat_template):
+ *  - "bitnet-2b4t": as bitnet_chat_format.
+ *  - "llama3": per message `<|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|>`
+ *    (role lower case, content stripped of surrounding whitespace); generation prompt
+ *    `<|start_header_id|>assistant<|end_header_id|>\n\n` (Meta Llama 3 template).
+ *  - "falcon3": per message `<|role|>\ncontent\n`, an assistant message's content followed by
+ *    the model's EOS token text; generation prompt `<|assistant|>\n` (tiiuae Falcon3 Instruct
+ *    template).
+ * BOS is not included: tokenize with add_bos = 1 and parse_special = 1 (bitnet_generate does).
+ * To continue a conversation whose KV cache is kept, render only the new messages and prepend
+ * bitnet_model_chat_turn_end() when the previous reply ended with an end-of-turn token that was
+ * sampled but not evaluated.
+ *
+ * @param model  the model (its chat format and EOS text).
+ * @param messages,n_messages  the messages, in order; roles "system", "user", "assistant".
+ * @param add_generation_prompt  1: end with the assistant header for the model to answer.
+ * @param buf,buf_size  output buffer; the text is NUL-terminated.
+ * @param needed  receives the bytes needed including the NUL (may be NULL).
+ * @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL model, NULL messages with n > 0, NULL
+ *         role or content, unknown role); BITNET_ERR_BUFFER_TOO_SMALL. Thread-safe.
+ */
+BITNET_API bitnet_status bitnet_model_chat_format(const bitnet_model *model,
+                                                  const bitnet_chat_message *messages,
+                                                  size_t n_messages, int add_generation_prompt,
+                                                  char *buf, size_t buf_size, size_t *needed);
+
+/**
+ * Text that closes an assistant reply in the model's chat format when its end-of-turn token was
+ * sampled but not evaluated: `<|eot_id|>` ("bitnet-2b4t", "llama3") or the EOS token text and a
+ * newline ("falcon3"). Owned by the model, valid until it is released; "" if model is NULL.
+ * Thread-safe.
+ */
+BITNET_API const char *bitnet_model_chat_turn_end(const bitnet_model *model);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Perplexity                                                                                  */

@@ -107,7 +107,7 @@ constexpr KernelTable kScalar{Isa::Scalar,     quantize_row_i8_scalar, i2s_gemv_
                               f32_gemm_scalar, f16_wsum_scalar,        f32_wsum_scalar,
                               q8_gemm_scalar,  f32_to_f16_scalar,      rms_norm_scalar,
                               rope_neox_scalar, softmax_scalar,        q8_quantize_f16_scalar,
-                              q4_gemm_scalar,  q4_quantize_f16_scalar};
+                              q4_gemm_scalar,  q4_quantize_f16_scalar, rope_norm_scalar};
 #if defined(__x86_64__)
 // The attention, F32, Q8, conversion and row-wise kernels of both x86 tables.
 #define BITNET_AVX2_COMMON_KERNELS detail::f32_gemm_avx2, detail::f16_wsum_avx2,   \
@@ -115,7 +115,7 @@ constexpr KernelTable kScalar{Isa::Scalar,     quantize_row_i8_scalar, i2s_gemv_
                                    detail::f32_to_f16_avx2, detail::rms_norm_avx2, \
                                    detail::rope_neox_avx2, detail::softmax_avx2,   \
                                    detail::q8_quantize_f16_avx2, detail::q4_gemm_avx2, \
-                                   detail::q4_quantize_f16_avx2
+                                   detail::q4_quantize_f16_avx2, detail::rope_norm_avx2
 constexpr KernelTable kAvx2{Isa::Avx2,          detail::quantize_row_i8_avx2,
                             detail::i2s_gemv_avx2, detail::i2s_gemm_avx2,
                             detail::f16_gemv_avx2, detail::f16_gemm_avx2,
@@ -140,7 +140,7 @@ constexpr KernelTable kNeon{Isa::Neon,          detail::quantize_row_i8_neon,
                             detail::f32_to_f16_neon, detail::rms_norm_neon,
                             detail::rope_neox_neon,  detail::softmax_neon,
                             detail::q8_quantize_f16_neon, detail::q4_gemm_neon,
-                            detail::q4_quantize_f16_neon};
+                            detail::q4_quantize_f16_neon, detail::rope_norm_neon};
 #endif
 
 bool parse_isa(const char *s, Isa &isa) {

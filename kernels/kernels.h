@@ -111,6 +111,10 @@ using RmsNormFn = void (*)(const float *x, const float *w, int64_t n, float eps,
 // cos[i], sin[i] (i < n_rot/2): v_i' = v_i c - v_j s, v_j' = v_i s + v_j c. No fused multiply-add.
 using RopeFn = void (*)(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                         const float *cos, const float *sin);
+// Normal ("NORM", GPT-J style) RoPE, same contract as RopeFn but on adjacent pairs (2i, 2i + 1):
+// v_2i' = v_2i c - v_2i+1 s, v_2i+1' = v_2i s + v_2i+1 c with c = cos[i], s = sin[i]. Arch `llama`
+// (llama.cpp's converter permutes the Q/K rows so that this equals rotate-half RoPE).
+using RopeNormFn = RopeFn;
 // Softmax in place over n floats after scaling: s_i = x_i * scale, m = max_i s_i (NaNs skipped),
 // e_i = exp(s_i - m) with the polynomial exp of kernels_isa.h (within 2 ulp of expf), then
 // x_i = e_i * (float)(1 / sum_i e_i), the sum in double as RMSNorm's. n > 0.
@@ -134,6 +138,7 @@ struct KernelTable {
     Q8QuantizeF16Fn q8_quantize_f16;
     Q4GemmFn q4_gemm;
     Q4QuantizeF16Fn q4_quantize_f16;
+    RopeNormFn rope_norm;
 };
 
 // Table for an ISA (must be supported: throws std::invalid_argument otherwise); the scalar
@@ -178,6 +183,8 @@ void q4_quantize_f32_scalar(const float *x, int64_t k, uint8_t *q, float *scale)
 void q4_quantize_x(const float *x, int64_t k, int8_t *xq, float *d, int32_t *xsum);
 void rms_norm_scalar(const float *x, const float *w, int64_t n, float eps, float *y);
 void rope_neox_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                      const float *cos, const float *sin);
+void rope_norm_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                       const float *cos, const float *sin);
 void softmax_scalar(float *x, int64_t n, float scale);
 

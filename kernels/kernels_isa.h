@@ -129,6 +129,15 @@ inline void rope_pairs_from(float *v, int64_t i0, int64_t half, const float *cos
         v[i + half] = x0 * sin[i] + x1 * cos[i];
     }
 }
+// One head's normal (adjacent-pair) rotation of pairs (2i, 2i + 1) for i in [i0, half).
+inline void rope_adjacent_from(float *v, int64_t i0, int64_t half, const float *cos,
+                               const float *sin) {
+    for (int64_t i = i0; i < half; ++i) {
+        const float x0 = v[2 * i], x1 = v[2 * i + 1];
+        v[2 * i] = x0 * cos[i] - x1 * sin[i];
+        v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+    }
+}
 // x_i *= scale, returning max(mx, the new x_i) (maxps(x, mx): a NaN x leaves mx).
 inline float scale_max_from(float *x, int64_t i0, int64_t n, float scale, float mx) {
     for (int64_t i = i0; i < n; ++i) {
@@ -222,6 +231,8 @@ void f32_to_f16_avx2(const float *x, uint16_t *y, int64_t n);
 void rms_norm_avx2(const float *x, const float *w, int64_t n, float eps, float *y);
 void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
                     const float *sin);
+void rope_norm_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
+                    const float *sin);
 void softmax_avx2(float *x, int64_t n, float scale);
 void q8_quantize_f16_avx2(const uint16_t *x, int64_t k, int8_t *q, float *scale);
 void q4_gemm_avx2(const uint8_t *w, const float *scale, int64_t k, int64_t n_rows,
@@ -278,6 +289,8 @@ void q8_gemm_neon(const int8_t *w, const float *scale, int64_t k, int64_t n_rows
 void f32_to_f16_neon(const float *x, uint16_t *y, int64_t n);
 void rms_norm_neon(const float *x, const float *w, int64_t n, float eps, float *y);
 void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
+                    const float *sin);
+void rope_norm_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
                     const float *sin);
 void softmax_neon(float *x, int64_t n, float scale);
 void q8_quantize_f16_neon(const uint16_t *x, int64_t k, int8_t *q, float *scale);

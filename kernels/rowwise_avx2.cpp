@@ -88,6 +88,29 @@ void rope_neox_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
     }
 }
 
+// Four pairs per step: lane 2j holds x0 = v[2i], lane 2j + 1 holds x1 = v[2i + 1]. With c and s
+// duplicated per pair and the sine's sign flipped on even lanes, x*c + swap(x)*s' gives
+// x0 c + x1 (-s) = x0 c - x1 s and x1 c + x0 s = x0 s + x1 c: the scalar values bit for bit
+// (negation is exact, addition commutes).
+void rope_norm_avx2(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
+                    const float *sin) {
+    const int64_t half = n_rot / 2;
+    const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256 sign = _mm256_setr_ps(-0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f);
+    for (int64_t h = 0; h < n_heads; ++h, v += head_dim) {
+        int64_t i = 0;
+        for (; i + 4 <= half; i += 4) {
+            const __m256 x = _mm256_loadu_ps(v + 2 * i);
+            const __m256 c = _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(cos + i)), dup);
+            const __m256 s = _mm256_xor_ps(
+                _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(sin + i)), dup), sign);
+            const __m256 sw = _mm256_permute_ps(x, 0xb1);  // swap the two values of each pair
+            _mm256_storeu_ps(v + 2 * i, _mm256_add_ps(_mm256_mul_ps(x, c), _mm256_mul_ps(sw, s)));
+        }
+        rope_adjacent_from(v, i, half, cos, sin);
+    }
+}
+
 void softmax_avx2(float *x, int64_t n, float scale) {
     const __m256 vs = _mm256_set1_ps(scale);
     __m256 m8 = _mm256_set1_ps(-INFINITY);

@@ -95,6 +95,24 @@ void rope_neox_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
     }
 }
 
+// vld2q splits four pairs into x0 (even) and x1 (odd) lanes: the scalar operations per lane.
+void rope_norm_neon(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cos,
+                    const float *sin) {
+    const int64_t half = n_rot / 2;
+    for (int64_t h = 0; h < n_heads; ++h, v += head_dim) {
+        int64_t i = 0;
+        for (; i + 4 <= half; i += 4) {
+            float32x4x2_t x = vld2q_f32(v + 2 * i);
+            const float32x4_t c = vld1q_f32(cos + i), s = vld1q_f32(sin + i);
+            float32x4x2_t y;
+            y.val[0] = vsubq_f32(vmulq_f32(x.val[0], c), vmulq_f32(x.val[1], s));
+            y.val[1] = vaddq_f32(vmulq_f32(x.val[0], s), vmulq_f32(x.val[1], c));
+            vst2q_f32(v + 2 * i, y);
+        }
+        rope_adjacent_from(v, i, half, cos, sin);
+    }
+}
+
 void softmax_neon(float *x, int64_t n, float scale) {
     const float32x4_t vs = vdupq_n_f32(scale);
     float32x4_t m4 = vdupq_n_f32(-INFINITY);

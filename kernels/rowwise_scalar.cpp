@@ -1,4 +1,4 @@
-// Scalar reference for the row-wise float operations: RMSNorm, NeoX RoPE and softmax, made of the
+// Scalar reference for the row-wise float operations: RMSNorm, NeoX and normal RoPE, softmax, made of the
 // element steps of kernels_isa.h (which the SIMD versions use for their tails and reproduce bit
 // for bit in their vector steps).
 #include <cmath>
@@ -18,6 +18,13 @@ void rms_norm_scalar(const float *x, const float *w, int64_t n, float eps, float
 void rope_neox_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                       const float *cos, const float *sin) {
     for (int64_t h = 0; h < n_heads; ++h, v += head_dim) rope_pairs_from(v, 0, n_rot / 2, cos, sin);
+}
+
+void rope_norm_scalar(float *v, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                      const float *cos, const float *sin) {
+    for (int64_t h = 0; h < n_heads; ++h, v += head_dim) {
+        rope_adjacent_from(v, 0, n_rot / 2, cos, sin);
+    }
 }
 
 void softmax_scalar(float *x, int64_t n, float scale) {

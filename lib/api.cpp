@@ -624,6 +624,37 @@ bitnet_status bitnet_chat_format(const bitnet_chat_message *messages, size_t n_m
     });
 }
 
+const char *bitnet_model_chat_template(const bitnet_model *model) {
+    return model ? bitnet::chat_format_name(model->impl->chat_format()) : "";
+}
+
+const char *bitnet_model_chat_turn_end(const bitnet_model *model) {
+    return model ? model->impl->chat_turn_end().c_str() : "";
+}
+
+bitnet_status bitnet_model_chat_format(const bitnet_model *model,
+                                       const bitnet_chat_message *messages, size_t n_messages,
+                                       int add_generation_prompt, char *buf, size_t buf_size,
+                                       size_t *needed) {
+    return guarded([&]() -> bitnet_status {
+        if (!model) return invalid("bitnet_model_chat_format: model is NULL");
+        if (!messages && n_messages > 0) return invalid("bitnet_model_chat_format: messages is NULL");
+        if (!buf && buf_size > 0) return invalid("bitnet_model_chat_format: buf is NULL");
+        std::vector<bitnet::ChatMessage> msgs;
+        for (size_t i = 0; i < n_messages; ++i) {
+            if (!messages[i].role || !messages[i].content) {
+                return invalid("bitnet_model_chat_format: message " + std::to_string(i) +
+                               " has a NULL role or content");
+            }
+            msgs.push_back({messages[i].role, messages[i].content});
+        }
+        const bitnet::Model &m = *model->impl;
+        return copy_out(bitnet::format_chat(m.chat_format(), msgs, add_generation_prompt != 0,
+                                            m.chat_eos_text()),
+                        buf, buf_size, needed, true);
+    });
+}
+
 bitnet_status bitnet_perplexity(bitnet_context *ctx, const char *text, size_t text_len,
                                 int32_t n_chunk, int32_t max_chunks,
                                 bitnet_perplexity_callback callback, void *user_data,

@@ -258,6 +258,49 @@ printf '%s\n' "$ppl_out" | grep -Eq '^Final estimate: PPL = [0-9]+\.[0-9]{4} \+/
 expect_fail "perplexity on too short a text" "$BITNET" perplexity -m "$I2S" -f "$FIX/llama3-vocab.inp" -c 512
 expect_fail "perplexity missing file" "$BITNET" perplexity -m "$I2S" -f "$TMP/none.txt"
 
+# ---- other ternary families (generated fixtures: ctest's make_fixtures) ----------------------
+GEN=${BITNET_GENERATED_FIXTURES:-}
+if [ -n "$GEN" ] && [ -f "$GEN/tiny-llama-tq2.gguf" ] && [ -f "$GEN/tiny-bitnet-tq1.gguf" ]; then
+    # model, architecture, ternary type, the first 3 ids of the exact reference's greedy
+    # continuation after BOS (../shared/fixtures/reference/exact/<model>.bos.json; top-2 gaps
+    # 0.67/7.2/4.4 and 0.38/2.6/0.31, far above the int8 path's ~1e-5 float32 noise there).
+    for spec in "tiny-llama-tq2 llama TQ2_0 66579,66579,66579" "tiny-bitnet-tq1 bitnet TQ1_0 45156,45156,121022"; do
+        set -- $spec
+        M="$GEN/$1.gguf"
+        expect_ok "info $1" "$BITNET" info -m "$M"
+        grep -q "general.architecture *= $2\b" "$TMP/out" && grep -q "$3" "$TMP/out" &&
+            pass "info $1 shows arch $2 and $3" || failed "info $1 arch/type" "$TMP/out"
+        expect_ok "generate $1 greedy" "$BITNET" generate -m "$M" --tokens 128000 -n 3 --temp 0 --print-ids --kv-type f32 -t 2
+        grep -q "^ids: $4\$" "$TMP/err" && pass "generate $1 follows the exact reference ($4)" ||
+            failed "generate $1 ids, want $4" "$TMP/err"
+        expect_ok "generate $1 text" "$BITNET" generate -m "$M" -p "The quick brown fox" -n 4 --temp 0
+        chat_out=$(printf 'Hello there\nAnd again\n' | "$BITNET" chat -m "$M" -n 4 --temp 0 2>"$TMP/chat.err")
+        [ $? -eq 0 ] && [ "$(printf '%s\n' "$chat_out" | grep -c '')" -ge 2 ] && pass "chat $1" ||
+            failed "chat $1: $chat_out" "$TMP/chat.err"
+        ppl_out=$("$BITNET" perplexity -m "$M" -f "$TMP/ppl.txt" -c 64 --chunks 2 2>"$TMP/ppl.err")
+        printf '%s\n' "$ppl_out" | grep -Eq '^Final estimate: PPL = [0-9]+\.[0-9]{4}' && pass "perplexity $1" ||
+            failed "perplexity $1: $ppl_out" "$TMP/ppl.err"
+        expect_ok "bench $1" "$BITNET" bench -m "$M" -p 16 -n 4 -r 1 -t 1 --no-warmup
+        grep -q 'pp16' "$TMP/out" && grep -q 'tg4' "$TMP/out" && pass "bench $1 table" || failed "bench $1 table" "$TMP/out"
+    done
+    # A colliding type id (bitnet.cpp's TL1 = 38) is named, not just rejected.
+    cp "$GEN/tiny-llama-tq2.gguf" "$TMP/tl1.gguf"
+    /usr/bin/python3 - "$TMP/tl1.gguf" <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+name = b'blk.0.attn_q.weight'
+i = b.index(struct.pack('<Q', len(name)) + name) + 8 + len(name)
+n_dims = struct.unpack_from('<I', b, i)[0]
+struct.pack_into('<I', b, i + 4 + 8 * n_dims, 38)
+open(p, 'wb').write(b)
+PY
+    expect_fail "TL1 file" "$BITNET" info -m "$TMP/tl1.gguf"
+    grep -q "TL1" "$TMP/err" && pass "TL1 file named" || failed "TL1 message" "$TMP/err"
+else
+    failed "generated fixtures missing (BITNET_GENERATED_FIXTURES=$GEN): run ctest's make_fixtures"
+fi
+
 echo
 echo "$n_pass passed, $n_fail failed"
 [ "$n_fail" -eq 0 ]

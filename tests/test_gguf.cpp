@@ -840,7 +840,8 @@ TEST(GgufErrors, TensorInfo) {
                       BITNET_ERR_BAD_FORMAT, "exceeds 2^50");
     EXPECT_GGUF_ERROR(one_tensor("w", {(1ull << 63) + 1}, kF32, 0, 32), BITNET_ERR_BAD_FORMAT,
                       "does not fit in int64");
-    EXPECT_GGUF_ERROR(one_tensor("w", {64, 2}, kI2S, 0, 64), BITNET_ERR_BAD_FORMAT, "'w'", "I2_S",
+    // A shape no I2_S kernel takes: unsupported rather than malformed.
+    EXPECT_GGUF_ERROR(one_tensor("w", {64, 2}, kI2S, 0, 64), BITNET_ERR_UNSUPPORTED, "'w'", "I2_S",
                       "multiple of 128");
     EXPECT_GGUF_ERROR(one_tensor("w", {128}, 14, 0, 256), BITNET_ERR_BAD_FORMAT, "Q6_K",
                       "multiple of 256");

@@ -104,6 +104,8 @@ TEST(MisuseStatic, NullModelAccessors) {
     EXPECT_EQ(bitnet_model_n_params(nullptr), 0u);
     EXPECT_EQ(bitnet_model_decode_bytes(nullptr), 0u);
     EXPECT_STREQ(bitnet_model_architecture(nullptr), "");
+    EXPECT_STREQ(bitnet_model_chat_template(nullptr), "");
+    EXPECT_STREQ(bitnet_model_chat_turn_end(nullptr), "");
     EXPECT_EQ(bitnet_model_meta_count(nullptr), 0);
     EXPECT_EQ(bitnet_token_bos(nullptr), -1);
     EXPECT_EQ(bitnet_token_eos(nullptr), -1);
@@ -172,7 +174,7 @@ TEST(MisuseStatic, ModelLoadArguments) {
     EXPECT_FAILS(bitnet_model_load("/", nullptr, &m), BITNET_ERR_IO);
     EXPECT_FAILS(bitnet_model_load("/dev/null", nullptr, &m), BITNET_ERR_IO);
     EXPECT_FAILS(bitnet_model_load(bitnet::test::fixture("llama3-vocab.gguf").c_str(), nullptr, &m),
-                 BITNET_ERR_UNSUPPORTED);  // a vocabulary-only file: architecture "llama"
+                 BITNET_ERR_BAD_FORMAT);  // a vocabulary-only file: no tensors
     // Only the first `size` bytes of an older, smaller struct are read.
     p = bitnet_model_default_params();
     p.size = sizeof(size_t) + sizeof(int);  // use_mmap only

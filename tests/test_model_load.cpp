@@ -113,14 +113,14 @@ TEST(ModelLoad, Bitnet25WithSeparateOutputWeight) {
 TEST(ModelLoad, UnknownArchitectureIsUnsupported) {
     Edit e;
     e.kv = [](KeyValue &kv) {
-        if (kv.key == "general.architecture") kv.value.str = "llama";
-        kv.key = rename_arch(kv.key, "llama");
+        if (kv.key == "general.architecture") kv.value.str = "qwen3";
+        kv.key = rename_arch(kv.key, "qwen3");
         return true;
     };
-    const std::string path = rewrite("tiny-b158-i2s.gguf", e, "llama_arch.gguf");
+    const std::string path = rewrite("tiny-b158-i2s.gguf", e, "qwen3_arch.gguf");
     bitnet_model *m = nullptr;
     EXPECT_EQ(load(path, &m), BITNET_ERR_UNSUPPORTED);
-    EXPECT_NE(std::string(bitnet_last_error_message()).find("'llama'"), std::string::npos);
+    EXPECT_NE(std::string(bitnet_last_error_message()).find("'qwen3'"), std::string::npos);
     std::remove(path.c_str());
 }
 

@@ -9,6 +9,10 @@
 //    because the int8 path is discontinuous (a one-ulp difference can move one q by one).
 //  - ik_llama.cpp references: f32 model within 0.02 (F16 V cache on both sides); i2s model
 //    (ik uses four activation scales per row) within 1.0 with argmax agreement on most rows.
+//  - The other families (README "Other ternary families"; generated fixtures tiny-llama-tq2/f32,
+//    tiny-bitnet-tq1/f32) in the same tiers; for tiny-llama-tq2 the unicode prompt rows are held
+//    to 1e-3 as well. Against ik, the ternary files agree within 1.0 on the top 8 and in argmax
+//    wherever ik's own top-2 gap exceeds 1.0 (the observed scheme difference is about 0.7).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -21,16 +25,26 @@
 #include "reference.h"
 
 using bitnet::test::fixture;
+using bitnet::test::generated_fixture;
 using bitnet::test::load_reference;
 using bitnet::test::Reference;
 using bitnet::test::RefPosition;
 
 namespace {
 
+// The b1.58 pair is stored; the other families are generated into the build tree.
+std::string model_path(const std::string &name) {
+    return name.rfind("tiny-b158", 0) == 0 ? fixture(name) : generated_fixture(name);
+}
+
+bool is_float_twin(const std::string &model) {
+    return model.size() > 4 && model.compare(model.size() - 4, 4, "-f32") == 0;
+}
+
 struct ModelHolder {
     bitnet_model *m = nullptr;
     explicit ModelHolder(const std::string &name, const bitnet_model_params *params = nullptr) {
-        EXPECT_EQ(bitnet_model_load(fixture(name).c_str(), params, &m), BITNET_OK)
+        EXPECT_EQ(bitnet_model_load(model_path(name).c_str(), params, &m), BITNET_OK)
             << bitnet_last_error_message();
     }
     ~ModelHolder() { bitnet_model_free(m); }
@@ -78,8 +92,9 @@ struct Tier {
 };
 
 Tier exact_tier(const std::string &model, const std::string &prompt) {
-    if (model == "tiny-b158-f32") return {1e-3, 2e-3, 1e-3, 2e-3};
+    if (is_float_twin(model)) return {1e-3, 2e-3, 1e-3, 2e-3};
     if (prompt == "bos" || prompt == "fox") return {1e-3, 2e-3, 1.0, 0.5};
+    if (model == "tiny-llama-tq2" && prompt == "unicode") return {1e-3, 2e-3, 1.0, 0.5};
     return {1.0, 0.5, 1.0, 0.5};
 }
 
@@ -176,7 +191,8 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, F16KvCache,
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, ExactReference,
-    ::testing::Combine(::testing::Values("tiny-b158-i2s", "tiny-b158-f32"),
+    ::testing::Combine(::testing::Values("tiny-b158-i2s", "tiny-b158-f32", "tiny-llama-tq2",
+                                         "tiny-llama-f32", "tiny-bitnet-tq1", "tiny-bitnet-f32"),
                        ::testing::Values("bos", "fox", "unicode", "random100")),
     [](const auto &info) {
         std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);
@@ -194,7 +210,8 @@ TEST_P(IkReference, Agreement) {
     CtxHolder ch(mh.m, BITNET_KV_F16);
     ASSERT_NE(ch.c, nullptr);
     const int32_t nv = bitnet_model_n_vocab(mh.m);
-    const bool f32 = model == "tiny-b158-f32";
+    const bool f32 = is_float_twin(model);
+    const bool b158 = model.rfind("tiny-b158", 0) == 0;
     const double tol = f32 ? 0.02 : 1.0;
     ASSERT_EQ(bitnet_eval(ch.c, ref.token_ids.data(), ref.token_ids.size(), BITNET_LOGITS_ALL),
               BITNET_OK);
@@ -205,18 +222,26 @@ TEST_P(IkReference, Agreement) {
             EXPECT_NEAR(row[id], logit, tol) << "position " << i << " id " << id;
         }
         agree += argmax(row, nv) == ref.positions[i].argmax;
+        // ik's activation scheme moves ternary logits by up to ~0.7: its argmax binds us only
+        // where its own top-2 gap is wider than that.
+        // Likewise for the float twins with an F16 cache: beyond twice the tolerance.
+        const auto &top = ref.positions[i].top8;
+        if (!b158 && top[0].second - top[1].second > (f32 ? 2 * tol : 1.0)) {
+            EXPECT_EQ(argmax(row, nv), ref.positions[i].argmax) << "position " << i;
+        }
     }
     const double frac = (double)agree / (double)ref.positions.size();
-    if (f32) {
+    if (f32 && b158) {
         EXPECT_EQ(agree, (int)ref.positions.size());
-    } else {
+    } else if (b158) {
         EXPECT_GE(frac, 0.9) << agree << " of " << ref.positions.size() << " argmax agree";
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, IkReference,
-    ::testing::Combine(::testing::Values("tiny-b158-i2s", "tiny-b158-f32"),
+    ::testing::Combine(::testing::Values("tiny-b158-i2s", "tiny-b158-f32", "tiny-llama-tq2",
+                                         "tiny-llama-f32", "tiny-bitnet-tq1", "tiny-bitnet-f32"),
                        ::testing::Values("bos", "fox", "unicode", "random100")),
     [](const auto &info) {
         std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);

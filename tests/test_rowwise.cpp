@@ -214,6 +214,14 @@ TEST_P(RowwiseIsa, RopeIdentical) {
         for (int64_t i = 0; i < n; ++i) {
             ASSERT_TRUE(same_float(got[i], want[i])) << sh.head_dim << " " << sh.n_rot << " " << i;
         }
+        // Normal RoPE (adjacent pairs, arch llama), same shapes and angles.
+        want = v;
+        got = v;
+        rope_norm_scalar(want.data(), sh.n_heads, sh.head_dim, sh.n_rot, c.data(), s.data());
+        kt().rope_norm(got.data(), sh.n_heads, sh.head_dim, sh.n_rot, c.data(), s.data());
+        for (int64_t i = 0; i < n; ++i) {
+            ASSERT_TRUE(same_float(got[i], want[i])) << "norm " << sh.head_dim << " " << sh.n_rot << " " << i;
+        }
     }
 }
 

@@ -1,12 +1,14 @@
-// Tiny BitNet b1.58 GGUF models built in memory with gguf::Writer, for tests and fuzz seeds.
+// Tiny ternary GGUF models built in memory with gguf::Writer, for tests and fuzz seeds.
 //
-// make_tiny_model(options) returns the bytes of a complete, loadable model (architecture
-// bitnet-b1.58 or bitnet-25, random ternary BitLinear weights in I2_S, F32 or F16, F16 or F32
-// embedding, byte-level BPE vocabulary). Defaults: n_embd 128, 1 layer, 2 heads / 1 KV head,
+// make_tiny_model(options) returns the bytes of a complete, loadable model (any architecture of
+// lib/arch -- bitnet-b1.58, bitnet-25, bitnet, llama -- with the tensors its table entry names,
+// random ternary BitLinear weights in I2_S, TQ2_0, TQ1_0, F32 or F16, F16 or F32 embedding,
+// byte-level BPE vocabulary). Defaults: n_embd 128, 1 layer, 2 heads / 1 KV head,
 // n_ff 128, I2_S weights, a 256-byte vocabulary plus ~40 merges and 4 special tokens: about
 // 100 KB. Everything is deterministic for a given options.seed.
 //
-// Shapes must suit the weight type: I2_S needs n_embd and n_ff to be multiples of 128. F32/F16
+// Shapes must suit the weight type: I2_S needs n_embd and n_ff to be multiples of 128, TQ2_0 and
+// TQ1_0 of 256. F32/F16
 // weights have no such rule, which makes models of a few KB possible (MicroModel()).
 #pragma once
 
@@ -18,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "arch/arch.h"
 #include "common/error.h"
 #include "common/fp16.h"
 #include "gguf/gguf.h"
@@ -27,7 +30,7 @@
 namespace bitnet::test {
 
 struct TinyModelOptions {
-    std::string arch = "bitnet-b1.58";  // or "bitnet-25"
+    std::string arch = "bitnet-b1.58";  // any name of lib/arch: bitnet-25, bitnet, llama
     int64_t n_embd = 128;
     int64_t n_layer = 1;
     int64_t n_head = 2;
@@ -35,7 +38,8 @@ struct TinyModelOptions {
     int64_t n_ff = 128;
     uint32_t n_ctx_train = 256;
     float rope_base = 10000.0f;
-    gguf::TensorType weight_type = gguf::TensorType::I2_S;  // BitLinear weights: I2_S, F32, F16
+    gguf::TensorType weight_type = gguf::TensorType::I2_S;  // I2_S, TQ2_0, TQ1_0, F32, F16
+    bool scale_tensors = false;  // arch bitnet: `.scale` tensors (weights then pure trits)
     gguf::TensorType embd_type = gguf::TensorType::F16;     // token_embd: F16 or F32
     bool tied_output = true;  // false: a separate output.weight (same type as the embedding)
     // Vocabulary: full_bytes = all 256 byte tokens (any text tokenizes and round-trips);
@@ -206,14 +210,26 @@ inline std::vector<uint8_t> make_tiny_model(const TinyModelOptions &o = {}) {
         }
         w.add_tensor(name, type, ne, std::move(bytes));
     };
-    // Ternary weights (a third zeros), scale 1/sqrt(k).
+    // Ternary weights (a third zeros), scale 1/sqrt(k) (in the `.scale` tensor when asked for).
     auto bitlinear = [&](const std::string &name, int64_t k, int64_t rows) {
         const int64_t n = k * rows;
         std::vector<int8_t> t((size_t)n);
         for (auto &x : t) x = (int8_t)((int)(rng.next() % 3) - 1);
-        const float scale = (float)(1.0 / std::sqrt((double)k));
+        float scale = (float)(1.0 / std::sqrt((double)k));
+        if (o.scale_tensors) {
+            const std::string sname = name.substr(0, name.size() - 6) + "scale";  // "weight"
+            w.add_tensor(sname, TensorType::F32, {1}, &scale, 4);
+            scale = 1.0f;
+        }
         std::vector<uint8_t> bytes;
-        if (o.weight_type == TensorType::I2_S) {
+        if (o.weight_type == TensorType::TQ2_0 || o.weight_type == TensorType::TQ1_0) {
+            const bool tq1 = o.weight_type == TensorType::TQ1_0;
+            const uint16_t dh = f32_to_f16(scale);
+            bytes.resize((size_t)(n / kernels::kTqBlock *
+                                  (tq1 ? kernels::kTq1BlockBytes : kernels::kTq2BlockBytes)));
+            tq1 ? kernels::tq1_pack(t.data(), n, dh, bytes.data())
+                : kernels::tq2_pack(t.data(), n, dh, bytes.data());
+        } else if (o.weight_type == TensorType::I2_S) {
             bytes.assign((size_t)(n / 4 + 32), 0);
             kernels::i2s_pack(t.data(), n, bytes.data());
             std::memcpy(bytes.data() + n / 4, &scale, 4);
@@ -233,22 +249,26 @@ inline std::vector<uint8_t> make_tiny_model(const TinyModelOptions &o = {}) {
         w.add_tensor(name, o.weight_type, {k, rows}, std::move(bytes));
     };
 
-    floats("token_embd.weight", o.embd_type, {d, nv}, -0.5, 0.5);
-    if (!o.tied_output) floats("output.weight", o.embd_type, {d, nv}, -0.5, 0.5);
-    floats("output_norm.weight", TensorType::F32, {d}, 0.8, 1.2);
+    // Tensor names and which tensors exist: the architecture table the loader reads.
+    using arch::Role;
+    const arch::Arch *ai = arch::find(o.arch);
+    const bool sub_norms = ai ? ai->sub_norms : true;  // an unknown arch: the b1.58 layout
+    auto name = [](Role r, int64_t il = -1) { return arch::tensor_name(r, (int)il); };
+    floats(name(Role::TokenEmbd), o.embd_type, {d, nv}, -0.5, 0.5);
+    if (!o.tied_output) floats(name(Role::Output), o.embd_type, {d, nv}, -0.5, 0.5);
+    floats(name(Role::OutputNorm), TensorType::F32, {d}, 0.8, 1.2);
     for (int64_t il = 0; il < o.n_layer; ++il) {
-        const std::string p = "blk." + std::to_string(il) + ".";
-        floats(p + "attn_norm.weight", TensorType::F32, {d}, 0.8, 1.2);
-        floats(p + "attn_sub_norm.weight", TensorType::F32, {d}, 0.8, 1.2);
-        floats(p + "ffn_norm.weight", TensorType::F32, {d}, 0.8, 1.2);
-        floats(p + "ffn_sub_norm.weight", TensorType::F32, {ff}, 0.8, 1.2);
-        bitlinear(p + "attn_q.weight", d, d);
-        bitlinear(p + "attn_k.weight", d, kv);
-        bitlinear(p + "attn_v.weight", d, kv);
-        bitlinear(p + "attn_output.weight", d, d);
-        bitlinear(p + "ffn_gate.weight", d, ff);
-        bitlinear(p + "ffn_up.weight", d, ff);
-        bitlinear(p + "ffn_down.weight", ff, d);
+        floats(name(Role::AttnNorm, il), TensorType::F32, {d}, 0.8, 1.2);
+        if (sub_norms) floats(name(Role::AttnSubNorm, il), TensorType::F32, {d}, 0.8, 1.2);
+        floats(name(Role::FfnNorm, il), TensorType::F32, {d}, 0.8, 1.2);
+        if (sub_norms) floats(name(Role::FfnSubNorm, il), TensorType::F32, {ff}, 0.8, 1.2);
+        bitlinear(name(Role::AttnQ, il), d, d);
+        bitlinear(name(Role::AttnK, il), d, kv);
+        bitlinear(name(Role::AttnV, il), d, kv);
+        bitlinear(name(Role::AttnOutput, il), d, d);
+        bitlinear(name(Role::FfnGate, il), d, ff);
+        bitlinear(name(Role::FfnUp, il), d, ff);
+        bitlinear(name(Role::FfnDown, il), ff, d);
     }
     return w.to_bytes();
 }

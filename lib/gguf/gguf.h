@@ -157,6 +157,7 @@ private:
     // The offset vectors give each KV's / tensor info's byte position, for messages.
     void parse_alignment(const std::vector<uint64_t> &key_offsets);
     void validate_tensors(const std::vector<uint64_t> &info_offsets);
+    [[noreturn]] void reject_foreign(size_t index, uint32_t id) const;
     void build_indexes(const std::vector<uint64_t> &key_offsets,
                        const std::vector<uint64_t> &tensor_offsets);
     const Value &require(std::string_view key) const;              // NOT_FOUND when absent

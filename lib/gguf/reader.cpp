@@ -15,6 +15,7 @@
 #include <new>
 
 #include "common/error.h"
+#include "gguf/foreign.h"
 #include "gguf/gguf.h"
 
 namespace bitnet::gguf {
@@ -241,7 +242,9 @@ private:
     uint64_t budget_ = kMaxMetadataValues;
 };
 
-void read_tensor_info(Cursor &cur, TensorInfo &t) {
+// foreign: set to the type id when it is one of another fork (gguf/foreign.h); the tensor then
+// keeps a placeholder type and size until the file is rejected with what it holds.
+void read_tensor_info(Cursor &cur, TensorInfo &t, uint32_t &foreign) {
     t.name = cur.str("name length", "name", kMaxTensorNameLength);
     cur.where.name = &t.name;
     t.n_dims = cur.u32("n_dims");
@@ -256,11 +259,27 @@ void read_tensor_info(Cursor &cur, TensorInfo &t) {
         t.ne[d] = static_cast<int64_t>(dim);
     }
     const uint32_t type = cur.u32("type");
+    foreign = 0;
+    if (!tensor_type_known(type) && foreign_type_candidate(type)) {
+        foreign = type;
+        t.type = TensorType::F32;
+        t.nbytes = 0;
+        t.offset = cur.u64("offset");
+        return;
+    }
     if (!tensor_type_known(type))
         cur.bad("tensor '" + t.name + "' has unknown ggml type " + std::to_string(type) +
                     " (supported: F32=0, F16=1, Q4_0=2, Q8_0=8, Q6_K=14, BF16=30, TQ1_0=34, TQ2_0=35, I2_S=36)",
                 BITNET_ERR_UNSUPPORTED);
     t.type = static_cast<TensorType>(type);
+    // A valid I2_S layout (blocks of 128 over the flattened tensor), but rows that are not whole
+    // blocks straddle them and no kernel takes that (bitnet.cpp's neither: its README marks
+    // bitnet_b1_58-3B, whose FFN is 8640 wide, as I2_S-unsupported).
+    if (t.type == TensorType::I2_S && t.ne[0] % 128 != 0)
+        cur.bad("tensor '" + t.name + "' is I2_S with rows of " + std::to_string(t.ne[0]) +
+                    " values: the I2_S kernels need a multiple of 128 (use an F32/F16 GGUF of "
+                    "this model)",
+                BITNET_ERR_UNSUPPORTED);
     std::string why;
     if (!tensor_nbytes_checked(t.type, t.ne, &t.nbytes, &why))
         cur.bad("tensor '" + t.name + "' of type " + tensor_type_name(t.type) +
@@ -429,10 +448,13 @@ void File::parse() {
     std::vector<uint64_t> info_offsets;
     reserve_capped(tensors_, tensor_count);
     reserve_capped(info_offsets, tensor_count);
+    std::vector<std::pair<size_t, uint32_t>> foreign;  // (tensor index, type id)
     for (uint64_t i = 0; i < tensor_count; i++) {
         cur.where = Where{"tensor info", i, nullptr, "name"};
         info_offsets.push_back(cur.pos());
-        read_tensor_info(cur, tensors_.emplace_back());
+        uint32_t foreign_id = 0;
+        read_tensor_info(cur, tensors_.emplace_back(), foreign_id);
+        if (foreign_id) foreign.emplace_back((size_t)i, foreign_id);
     }
     const uint64_t infos_end = cur.pos();
 
@@ -440,7 +462,22 @@ void File::parse() {
     parse_alignment(key_offsets);
     // infos_end <= size and alignment < 2^32, so this cannot overflow.
     data_offset_ = align_up(infos_end, alignment_);
+    if (!foreign.empty()) reject_foreign(foreign.front().first, foreign.front().second);
     validate_tensors(info_offsets);
+}
+
+// The bytes a tensor of a foreign type occupies (up to the next tensor's offset or the end of
+// the file) say which format it is; the file is rejected either way.
+void File::reject_foreign(size_t index, uint32_t id) const {
+    const TensorInfo &t = tensors_[index];
+    const uint64_t data_size = size_ > data_offset_ ? size_ - data_offset_ : 0;
+    uint64_t end = data_size;
+    for (const TensorInfo &o : tensors_) {
+        if (o.offset > t.offset && o.offset < end) end = o.offset;
+    }
+    const uint64_t space = end > t.offset ? end - t.offset : 0;
+    fail(BITNET_ERR_UNSUPPORTED, path_ + ": tensor '" + t.name + "' has " +
+                                     foreign_type_message(id, t.ne, space));
 }
 
 void File::build_indexes(const std::vector<uint64_t> &key_offsets,

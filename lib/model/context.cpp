@@ -1,5 +1,6 @@
-// The forward pass of the bitnet-b1.58 graph (../shared/docs/bitnet-reference.md section 4.2)
-// over a chunk of tokens, with a KV cache.
+// The forward pass over a chunk of tokens with a KV cache: the shared blocks of lib/graph/graph.h
+// (attention, FFN, BitLinear, LM head), composed per layer by the architecture's graph file
+// (bitnet-b1.58: ../shared/docs/bitnet-reference.md section 4.2; others: ternary-formats.md 1.2-1.3).
 //
 // Numerics follow section 4.3 where it matters for exactness: RMSNorm sums in double; every
 // BitLinear input is quantised per token (section 3.4) and multiplied with the ternary weights
@@ -16,8 +17,8 @@
 
 #include "common/error.h"
 #include "common/fp16.h"
-#include "cuda/backend.h"
 #include "kernels/kernels.h"
+#include "cuda/backend.h"
 
 namespace bitnet {
 
@@ -38,6 +39,11 @@ void relu2_gate(float *__restrict g, const float *__restrict u, int64_t n) {
         const float r = (g[i] + std::fabs(g[i])) * 0.5f;
         g[i] = r * r * u[i];
     }
+}
+
+// g = silu(g) * u = g / (1 + exp(-g)) * u (SwiGLU: 1bitLLM, Llama; ternary-formats.md 1.2-1.3).
+void silu_gate(float *__restrict g, const float *__restrict u, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 // Splits [0, n) into nth ranges whose boundaries are multiples of `align` (except the end).
@@ -68,6 +74,7 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
     n_batch_ = opt.n_batch > 0 ? opt.n_batch : 512;
     n_batch_ = (int32_t)std::min<uint32_t>((uint32_t)n_batch_, n_ctx_);
     kv_f32_ = opt.kv_f32;
+    layer_fn_ = graph::layer_fn(*hp.info);
     embeddings_ = opt.embeddings;
     pooling_ = (Pooling)opt.pooling;
     embd_normalize_ = opt.embd_normalize;
@@ -100,10 +107,10 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
                                            " MiB; refusing more than 64 GiB");
     }
     {
-        const double nbf = (double)n_batch_, df = hp.n_embd, kvf = hp.kv_dim(), fff = hp.n_ff;
-        const double scratch =
-            4.0 * nbf * (5 * df + 2 * kvf + 2 * fff + 2 * std::max(df, fff) + hp.n_rot) +
-            nbf * std::max(df, fff) +
+        const double nbf = (double)n_batch_, df = hp.n_embd, kvf = hp.kv_dim(), fff = hp.n_ff,
+                     qf = hp.q_dim(), wide = std::max({df, fff, qf});
+        const double scratch = 4.0 * nbf * (2 * df + 3 * qf + 2 * kvf + 2 * fff + 2 * wide + hp.n_rot) +
+                               nbf * wide +
             4.0 * n_threads_ * (double)(hp.n_head / hp.n_head_kv) * (double)n_ctx_;
         const double total = kv_bytes + scratch, limit = memory_limit_bytes();
         if (total > limit) {
@@ -120,21 +127,21 @@ Context::Context(std::shared_ptr<const Model> model, const ContextOptions &opt)
                                     kv_f32_);
 
     const size_t nb = (size_t)n_batch_, d = (size_t)hp.n_embd, kv = (size_t)hp.kv_dim(),
-                 ff = (size_t)hp.n_ff;
+                 ff = (size_t)hp.n_ff, qd = (size_t)hp.q_dim(), wide = std::max({d, ff, qd});
     x_.resize(nb * d);
     a_.resize(nb * d);
-    q_.resize(nb * d);
+    q_.resize(nb * qd);
     k_.resize(nb * kv);
     v_.resize(nb * kv);
-    att_.resize(nb * d);
-    o_.resize(nb * d);
+    att_.resize(nb * qd);
+    o_.resize(nb * qd);
     g_.resize(nb * ff);
     u_.resize(nb * ff);
-    tmp_.resize(nb * std::max(d, ff));
-    qa_.resize(nb * std::max(d, ff));
+    tmp_.resize(nb * wide);
+    qa_.resize(nb * wide);
     qa_scale_.resize(nb);
     qa_sum_.resize(nb);
-    dot_.resize(nb * std::max(d, ff));
+    dot_.resize(nb * wide);
     scores_.resize((size_t)n_threads_ * (size_t)(hp.n_head / hp.n_head_kv) * n_ctx_);
     rope_cos_.resize(nb * (size_t)(hp.n_rot / 2));
     rope_sin_.resize(nb * (size_t)(hp.n_rot / 2));
@@ -353,6 +360,10 @@ void Context::quantize_rows(const float *x, int64_t n_tok, int64_t k) {
 // y[t][r] = (float)(sum_k t_rk q_tk) / s_act[t] * scale, using the activations quantised by the
 // last quantize_rows call.
 void Context::matmul_i2s(const Matrix &w, int64_t n_tok, float *y) {
+    if (w.block_scale) {
+        matmul_i2s_blocks(w, n_tok, y);
+        return;
+    }
     const kernels::KernelTable &kt = kernels::active();
     const int64_t k = w.k, rows = w.rows;
     auto job = [&](int ith, int nth) {
@@ -373,6 +384,41 @@ void Context::matmul_i2s(const Matrix &w, int64_t n_tok, float *y) {
         }
     };
     pool_->run(job);
+}
+
+// A TQ tensor whose blocks have different scales (formats.h): the exact rule of the format,
+// y[t][r] = (sum_b d_rb * sum_{k in block b} t_rk q_tk) / s_act[t], each block's product an exact
+// int32 (the I2_S kernels on the block's 256 values, il = 1), the sum over blocks in double.
+// Slower than one tensor scale; no converter writes such files for BitNet models.
+void Context::matmul_i2s_blocks(const Matrix &w, int64_t n_tok, float *y) {
+    const kernels::KernelTable &kt = kernels::active();
+    const int64_t k = w.k, rows = w.rows, bk = kernels::kTqBlock, nb = k / bk;
+    auto job = [&](int ith, int nth) {
+        int64_t r0, r1;
+        split_range(rows, ith, nth, 16, r0, r1);
+        for (int64_t r = r0; r < r1; ++r) {
+            const uint8_t *wr = w.data + r * (k / 4);
+            const float *ds = w.block_scale + r * nb;
+            for (int64_t t = 0; t < n_tok; ++t) {
+                const int8_t *qt = qa_.data() + t * k;
+                double acc = 0.0;
+                for (int64_t b = 0; b < nb; ++b) {
+                    int32_t dot = 0;
+                    kt.i2s_gemv(wr + b * (bk / 4), bk, 1, 1, qt + b * bk, &dot);
+                    acc += (double)ds[b] * (double)dot;
+                }
+                y[t * rows + r] = (float)(acc / (double)qa_scale_[t]);
+            }
+        }
+    };
+    pool_->run(job);
+}
+
+// The `.scale` tensor of arch `bitnet` multiplies the projection's output.
+void Context::apply_out_scale(const Matrix &w, int64_t n_tok, float *y) {
+    if (w.out_scale == 1.0f) return;
+    const int64_t n = n_tok * w.rows;
+    for (int64_t i = 0; i < n; ++i) y[i] *= w.out_scale;
 }
 
 void Context::matmul_float(const Matrix &w, const float *x, int64_t n_tok, float *y) {
@@ -406,6 +452,7 @@ void Context::bitlinear(const Matrix &w, const float *x, int64_t n_tok, float *y
     } else {
         matmul_float(w, x, n_tok, y);
     }
+    apply_out_scale(w, n_tok, y);
 }
 
 // Two projections of the same input (gate/up): quantise once when both are I2_S.
@@ -415,19 +462,19 @@ void Context::bitlinear_pair(const Matrix &w1, const Matrix &w2, const float *x,
         quantize_rows(x, n_tok, w1.k);
         matmul_i2s(w1, n_tok, y1);
         matmul_i2s(w2, n_tok, y2);
+        apply_out_scale(w1, n_tok, y1);
+        apply_out_scale(w2, n_tok, y2);
     } else {
         bitlinear(w1, x, n_tok, y1);
         bitlinear(w2, x, n_tok, y2);
     }
 }
 
-// KV cache layout per layer: [n_head_kv][n_ctx][head_dim], so that the keys (and values) of
-// one KV head are contiguous rows and the scores of the query heads sharing it (GQA) are one
-// small matrix product.
+// KV cache layout: lib/memory/kv_cache.h (one stream of cells per sequence).
 void Context::attention(int il, int64_t n_tok, const int32_t *pos, const int32_t *seq) {
     const HParams &hp = model_->hparams();
     const kernels::KernelTable &kt = kernels::active();
-    const int64_t hd = hp.head_dim, kvd = hp.kv_dim(), d = hp.n_embd, n_kv = hp.n_head_kv;
+    const int64_t hd = hp.head_dim, kvd = hp.kv_dim(), d = hp.q_dim(), n_kv = hp.n_head_kv;
     const int64_t group = hp.n_head / hp.n_head_kv;
     const float kq_scale = 1.0f / std::sqrt((float)hd);
     KvCache &kv = *kv_;
@@ -528,6 +575,83 @@ void Context::lm_head(const float *z, int64_t n_tok, float *logits) {
     pool_->run(rescore);
 }
 
+// Per-token elementwise work (norms, RoPE, residual adds, gating) of a prefill chunk runs on the
+// pool, one token per thread at a time: each token's result is computed by one thread in one
+// order, so it does not depend on the thread count. A single decode token is too little work to
+// hand out.
+template <class F>
+void Context::for_each_token(F &&fn) {
+    const int64_t n_tok = chunk_n_tok_;
+    if (n_tok == 1) {
+        fn((int64_t)0);
+        return;
+    }
+    pool_->run([&](int ith, int nth) {
+        for (int64_t t = ith; t < n_tok; t += nth) fn(t);
+    });
+}
+
+void Context::attention(int il, const Layer &L, arch::RopeType rope_type, const float *sub_norm) {
+    const HParams &hp = model_->hparams();
+    const kernels::KernelTable &kt = kernels::active();
+    const int64_t n_tok = chunk_n_tok_, d = hp.n_embd, qd = hp.q_dim(), kvd = hp.kv_dim(),
+                  hd = hp.head_dim, half = hp.n_rot / 2;
+    for_each_token([&](int64_t t) {
+        kt.rms_norm(x_.data() + t * d, L.attn_norm, d, hp.rms_eps, a_.data() + t * d);
+    });
+    if (L.wq.type == TensorType::I2_S && L.wk.type == TensorType::I2_S &&
+        L.wv.type == TensorType::I2_S) {
+        quantize_rows(a_.data(), n_tok, d);  // Q, K and V share one quantised input
+        matmul_i2s(L.wq, n_tok, q_.data());
+        matmul_i2s(L.wk, n_tok, k_.data());
+        matmul_i2s(L.wv, n_tok, v_.data());
+        apply_out_scale(L.wq, n_tok, q_.data());
+        apply_out_scale(L.wk, n_tok, k_.data());
+        apply_out_scale(L.wv, n_tok, v_.data());
+    } else {
+        bitlinear(L.wq, a_.data(), n_tok, q_.data());
+        bitlinear(L.wk, a_.data(), n_tok, k_.data());
+        bitlinear(L.wv, a_.data(), n_tok, v_.data());
+    }
+    const kernels::RopeFn rope = rope_type == arch::RopeType::Neox ? kt.rope_neox : kt.rope_norm;
+    for_each_token([&](int64_t t) {
+        const float *c = rope_cos_.data() + t * half, *s = rope_sin_.data() + t * half;
+        rope(q_.data() + t * qd, hp.n_head, hd, hp.n_rot, c, s);
+        rope(k_.data() + t * kvd, hp.n_head_kv, hd, hp.n_rot, c, s);
+    });
+    attention(il, n_tok, chunk_pos_, chunk_seq_);
+    const float *wo_in = att_.data();
+    if (sub_norm) {
+        for_each_token([&](int64_t t) {
+            kt.rms_norm(att_.data() + t * qd, sub_norm, qd, hp.rms_eps, o_.data() + t * qd);
+        });
+        wo_in = o_.data();
+    }
+    bitlinear(L.wo, wo_in, n_tok, tmp_.data());
+    for_each_token([&](int64_t t) { add_in_place(x_.data() + t * d, tmp_.data() + t * d, d); });
+}
+
+void Context::ffn(const Layer &L, arch::Activation act, const float *sub_norm) {
+    const HParams &hp = model_->hparams();
+    const kernels::KernelTable &kt = kernels::active();
+    const int64_t n_tok = chunk_n_tok_, d = hp.n_embd, ff = hp.n_ff;
+    for_each_token([&](int64_t t) {
+        kt.rms_norm(x_.data() + t * d, L.ffn_norm, d, hp.rms_eps, a_.data() + t * d);
+    });
+    bitlinear_pair(L.w_gate, L.w_up, a_.data(), n_tok, g_.data(), u_.data());
+    for_each_token([&](int64_t t) {
+        float *gt = g_.data() + t * ff;
+        if (act == arch::Activation::Relu2) {
+            relu2_gate(gt, u_.data() + t * ff, ff);
+        } else {
+            silu_gate(gt, u_.data() + t * ff, ff);
+        }
+        if (sub_norm) kt.rms_norm(gt, sub_norm, ff, hp.rms_eps, gt);
+    });
+    bitlinear(L.w_down, g_.data(), n_tok, tmp_.data());
+    for_each_token([&](int64_t t) { add_in_place(x_.data() + t * d, tmp_.data() + t * d, d); });
+}
+
 // Forward pass over n_tok tokens (token t at position pos[t] of sequence seq[t]); writes the
 // output rows of the n_out tokens out_tok[] (indices into this chunk, ascending) to out:
 // logits, or final-norm hidden states when the context outputs embeddings.
@@ -535,94 +659,35 @@ void Context::forward_chunk(const int32_t *tokens, const int32_t *pos, const int
                             int64_t n_tok, const int64_t *out_tok, int64_t n_out, float *out) {
     const Model &m = *model_;
     const HParams &hp = m.hparams();
-    const int64_t d = hp.n_embd, kvd = hp.kv_dim(), ff = hp.n_ff, hd = hp.head_dim;
+    const int64_t d = hp.n_embd;
     const int64_t half = hp.n_rot / 2;
+    chunk_n_tok_ = n_tok;
+    chunk_pos_ = pos;
+    chunk_seq_ = seq;
 
     for (int64_t t = 0; t < n_tok; ++t) m.embed(tokens[t], x_.data() + t * d);
 
-    // NeoX RoPE angles for this chunk's positions: theta_i = pos * base^(-2i/n_rot).
+    // RoPE angles for this chunk's positions (NeoX and normal pairs alike):
+    // theta_i = pos * freq_scale * base^(-2i/n_rot).
     for (int64_t t = 0; t < n_tok; ++t) {
+        const double p = (double)pos[t] * (double)hp.rope_freq_scale;
         for (int64_t i = 0; i < half; ++i) {
-            const double theta =
-                (double)pos[t] * std::pow((double)hp.rope_base, -2.0 * (double)i / hp.n_rot);
+            const double theta = p * std::pow((double)hp.rope_base, -2.0 * (double)i / hp.n_rot);
             rope_cos_[t * half + i] = (float)std::cos(theta);
             rope_sin_[t * half + i] = (float)std::sin(theta);
         }
     }
-    const kernels::KernelTable &kt = kernels::active();
-    // Rotates the n_heads heads of token t (vector v of n_heads * head_dim floats) in place.
-    auto rope = [&](float *v, int64_t n_heads, int64_t t) {
-        kt.rope_neox(v, n_heads, hd, hp.n_rot, rope_cos_.data() + t * half,
-                     rope_sin_.data() + t * half);
-    };
-    auto rms_norm = [&](const float *x, const float *w, int64_t n, float *y) {
-        kt.rms_norm(x, w, n, hp.rms_eps, y);
-    };
-
-    // Per-token elementwise work (norms, RoPE, residual adds, ReLU^2 gating) of a prefill chunk
-    // runs on the pool, one token per thread at a time: each token's result is computed by one
-    // thread in one order, so it does not depend on the thread count. A single decode token is
-    // too little work to hand out.
-    auto for_each_token = [&](auto &&fn) {
-        if (n_tok == 1) {
-            fn((int64_t)0);
-            return;
-        }
-        pool_->run([&](int ith, int nth) {
-            for (int64_t t = ith; t < n_tok; t += nth) fn(t);
-        });
-    };
 
     for (int il = 0; il < hp.n_layer; ++il) {
         if (abort_requested()) fail(BITNET_ERR_ABORTED, "evaluation aborted");
-        const Layer &L = m.layers()[(size_t)il];
-
-        // Attention block.
-        for_each_token([&](int64_t t) {
-            rms_norm(x_.data() + t * d, L.attn_norm, d, a_.data() + t * d);
-        });
-        if (L.wq.type == TensorType::I2_S && L.wk.type == TensorType::I2_S &&
-            L.wv.type == TensorType::I2_S) {
-            quantize_rows(a_.data(), n_tok, d);  // Q, K and V share one quantised input
-            matmul_i2s(L.wq, n_tok, q_.data());
-            matmul_i2s(L.wk, n_tok, k_.data());
-            matmul_i2s(L.wv, n_tok, v_.data());
-        } else {
-            bitlinear(L.wq, a_.data(), n_tok, q_.data());
-            bitlinear(L.wk, a_.data(), n_tok, k_.data());
-            bitlinear(L.wv, a_.data(), n_tok, v_.data());
-        }
-        for_each_token([&](int64_t t) {
-            rope(q_.data() + t * d, hp.n_head, t);
-            rope(k_.data() + t * kvd, hp.n_head_kv, t);
-        });
-        attention(il, n_tok, pos, seq);
-        for_each_token([&](int64_t t) {
-            rms_norm(att_.data() + t * d, L.attn_sub_norm, d, o_.data() + t * d);
-        });
-        bitlinear(L.wo, o_.data(), n_tok, tmp_.data());
-
-        // Feed-forward block: residual add, norm, relu(gate)^2 * up, sub-norm, down.
-        for_each_token([&](int64_t t) {
-            float *xt = x_.data() + t * d;
-            add_in_place(xt, tmp_.data() + t * d, d);
-            rms_norm(xt, L.ffn_norm, d, a_.data() + t * d);
-        });
-        bitlinear_pair(L.w_gate, L.w_up, a_.data(), n_tok, g_.data(), u_.data());
-        for_each_token([&](int64_t t) {
-            float *gt = g_.data() + t * ff;
-            relu2_gate(gt, u_.data() + t * ff, ff);
-            rms_norm(gt, L.ffn_sub_norm, ff, gt);
-        });
-        bitlinear(L.w_down, g_.data(), n_tok, tmp_.data());
-        for_each_token(
-            [&](int64_t t) { add_in_place(x_.data() + t * d, tmp_.data() + t * d, d); });
+        layer_fn_(*this, m.layers()[(size_t)il], il, hp);
     }
 
     if (n_out == 0) return;
+    const kernels::KernelTable &kt = kernels::active();
     float *normed = embeddings_ ? out : a_.data();
     for (int64_t i = 0; i < n_out; ++i) {
-        rms_norm(x_.data() + out_tok[i] * d, m.output_norm(), d, normed + i * d);
+        kt.rms_norm(x_.data() + out_tok[i] * d, m.output_norm(), d, hp.rms_eps, normed + i * d);
     }
     if (!embeddings_) lm_head(a_.data(), n_out, out);
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "graph/graph.h"
 #include "memory/kv_cache.h"
 #include "model/model.h"
 #include "runtime/threadpool.h"
@@ -44,7 +45,7 @@ struct BatchView {
     int32_t n = 0;
 };
 
-class Context {
+class Context : private graph::Blocks {
 public:
     // Throws bitnet::Error (INVALID_ARGUMENT, OUT_OF_MEMORY).
     Context(std::shared_ptr<const Model> model, const ContextOptions &opt);
@@ -92,10 +93,21 @@ private:
     void matmul_i2s(const Matrix &w, int64_t n_tok, float *y);
     void matmul_float(const Matrix &w, const float *x, int64_t n_tok, float *y);
     void attention(int il, int64_t n_tok, const int32_t *pos, const int32_t *seq);
+    void matmul_i2s_blocks(const Matrix &w, int64_t n_tok, float *y);
+    void apply_out_scale(const Matrix &w, int64_t n_tok, float *y);
+    // graph::Blocks over the current chunk (chunk_n_tok_ tokens at positions chunk_pos_ of
+    // sequences chunk_seq_).
+    void attention(int il, const Layer &L, arch::RopeType rope, const float *sub_norm) override;
+    void ffn(const Layer &L, arch::Activation act, const float *sub_norm) override;
+    template <class F>
+    void for_each_token(F &&fn);
     void lm_head(const float *z, int64_t n_tok, float *logits);
 
     std::shared_ptr<const Model> model_;
     std::unique_ptr<cuda::Backend> gpu_;  // set: the whole forward pass runs there
+    graph::LayerFn layer_fn_ = nullptr;
+    int64_t chunk_n_tok_ = 0;
+    const int32_t *chunk_pos_ = nullptr, *chunk_seq_ = nullptr;
     uint32_t n_ctx_ = 0;
     int32_t n_threads_ = 1;
     int32_t n_batch_ = 512;

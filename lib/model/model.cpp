@@ -2,6 +2,7 @@
 #include "model/model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -26,188 +27,139 @@ std::string shape_str(const gguf::TensorInfo &t) {
     return s + "}";
 }
 
-// Reads an architecture hyper-parameter `<arch>.<key>` as a positive int32 within [lo, hi].
-int32_t hparam_int(const gguf::File &f, const std::string &arch, const char *key, int64_t lo,
-                   int64_t hi, const int32_t *def = nullptr) {
-    const std::string full = arch + "." + key;
-    uint32_t v;
-    if (def) {
-        if (!f.find(full)) return *def;
-    }
-    v = f.get_u32(full);
-    if ((int64_t)v < lo || (int64_t)v > hi) {
-        fail(BITNET_ERR_BAD_FORMAT, f.path() + ": metadata " + full + " = " + std::to_string(v) +
-                                        " is outside the supported range [" + std::to_string(lo) +
-                                        ", " + std::to_string(hi) + "]");
-    }
-    return (int32_t)v;
-}
-
 }  // namespace
 
 std::shared_ptr<const Model> Model::load(const std::string &path, const ModelOptions &opt) {
+    const auto t0 = std::chrono::steady_clock::now();
     std::shared_ptr<Model> m(new Model());
     m->opt_ = opt;
     m->file_ = gguf::File::open(path, opt.use_mmap, /*writable=*/opt.repack);
     m->bind();
+    m->load_seconds_ =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return m;
 }
 
-// Rows per group of the repacked I2_S layout: the 4-row tiles of the decode kernels then read
-// one sequential run of bytes.
-constexpr int kI2sInterleave = 4;
+const gguf::TensorInfo *Model::tensor(const std::string &name, bool required) const {
+    const gguf::TensorInfo *t = file_->find_tensor(name);
+    if (!t && required) {
+        fail(BITNET_ERR_BAD_FORMAT, file_->path() + ": missing tensor '" + name + "' (required by " +
+                                        "architecture " + hp_.arch + ")");
+    }
+    return t;
+}
+
+// A norm weight (or a `.scale` value) of n values as float32: F32 in place, F16/BF16 converted.
+const float *Model::norm(const std::string &name, int64_t n) {
+    const gguf::TensorInfo *t = tensor(name, true);
+    if (t->n_elements() != n || t->ne[0] != n) {
+        fail(BITNET_ERR_BAD_FORMAT, file_->path() + ": tensor '" + name + "' has shape " +
+                                        shape_str(*t) + ", expected {" + std::to_string(n) + "}");
+    }
+    if (t->type == TensorType::F32) return reinterpret_cast<const float *>(t->data);
+    if (t->type != TensorType::F16 && t->type != TensorType::BF16) {
+        fail(BITNET_ERR_UNSUPPORTED, file_->path() + ": tensor '" + name + "' has type " +
+                                         gguf::tensor_type_name(t->type) +
+                                         "; norm weights and scales must be F32, F16 or BF16");
+    }
+    std::vector<float> v((size_t)n);
+    formats::traits(t->type).to_float(t->data, n, v.data());
+    owned_.push_back(std::move(v));
+    return owned_.back().data();
+}
+
+namespace {
+void check_shape(const gguf::File &f, const gguf::TensorInfo &t, int64_t k, int64_t rows) {
+    if (t.n_dims != 2 || t.ne[0] != k || t.ne[1] != rows) {
+        fail(BITNET_ERR_BAD_FORMAT, f.path() + ": tensor '" + t.name + "' has shape " +
+                                        shape_str(t) + ", expected {" + std::to_string(k) + ", " +
+                                        std::to_string(rows) + "}");
+    }
+}
+}  // namespace
+
+// A BitLinear projection of layer il, with its optional `.scale` (architectures that have them).
+Matrix Model::ternary(arch::Role role, int il, int64_t k, int64_t rows) {
+    const gguf::TensorInfo *t = tensor(arch::tensor_name(role, il), true);
+    check_shape(*file_, *t, k, rows);
+    formats::TernaryOptions to;
+    to.interleave = opt_.repack;
+    Matrix m = formats::bind_ternary(*file_, *t, to, store_);
+    if (hp_.info->scale_tensors) {
+        const std::string sname = arch::tensor_name(role, il, "scale");
+        if (tensor(sname, false)) {
+            m.out_scale = *norm(sname, 1);
+            if (!std::isfinite(m.out_scale)) {
+                fail(BITNET_ERR_BAD_FORMAT, file_->path() + ": tensor '" + sname +
+                                                "' is not a finite number");
+            }
+        }
+    }
+    return m;
+}
+
+void Model::bind_layer(int il, Layer &L) {
+    using arch::Role;
+    const int64_t d = hp_.n_embd, qd = hp_.q_dim(), kv = hp_.kv_dim(), ff = hp_.n_ff;
+    L.attn_norm = norm(arch::tensor_name(Role::AttnNorm, il), d);
+    L.ffn_norm = norm(arch::tensor_name(Role::FfnNorm, il), d);
+    if (hp_.sub_norms) {
+        L.attn_sub_norm = norm(arch::tensor_name(Role::AttnSubNorm, il), qd);
+        L.ffn_sub_norm = norm(arch::tensor_name(Role::FfnSubNorm, il), ff);
+    }
+    L.wq = ternary(Role::AttnQ, il, d, qd);
+    L.wk = ternary(Role::AttnK, il, d, kv);
+    L.wv = ternary(Role::AttnV, il, d, kv);
+    L.wo = ternary(Role::AttnOutput, il, qd, d);
+    L.w_gate = ternary(Role::FfnGate, il, d, ff);
+    L.w_up = ternary(Role::FfnUp, il, d, ff);
+    L.w_down = ternary(Role::FfnDown, il, ff, d);
+}
 
 void Model::bind() {
     const gguf::File &f = *file_;
     const std::string &path = f.path();
 
     // ---- architecture and hyper-parameters ----
-    hp_.arch = f.get_string("general.architecture");
-    if (hp_.arch != "bitnet-b1.58" && hp_.arch != "bitnet-25") {
-        fail(BITNET_ERR_UNSUPPORTED, path + ": architecture '" + hp_.arch +
-                                         "' is not supported (expected bitnet-b1.58 or bitnet-25)");
+    const std::string arch_name = f.get_string("general.architecture");
+    const arch::Arch *a = arch::find(arch_name);
+    if (!a) {
+        fail(BITNET_ERR_UNSUPPORTED, path + ": architecture '" + arch_name +
+                                         "' is not supported (supported: " +
+                                         arch::supported_names() + ")");
     }
-    const std::string &a = hp_.arch;
-    hp_.n_embd = hparam_int(f, a, "embedding_length", 1, 1 << 16);
-    hp_.n_layer = hparam_int(f, a, "block_count", 1, 1024);
-    hp_.n_head = hparam_int(f, a, "attention.head_count", 1, 4096);
-    hp_.n_head_kv = hparam_int(f, a, "attention.head_count_kv", 1, 4096, &hp_.n_head);
-    hp_.n_ff = hparam_int(f, a, "feed_forward_length", 1, 1 << 20);
-    const int32_t ctx_def = 4096;
-    hp_.n_ctx_train = hparam_int(f, a, "context_length", 1, 1 << 24, &ctx_def);
-    if (hp_.n_embd % hp_.n_head != 0) {
-        fail(BITNET_ERR_BAD_FORMAT, path + ": embedding_length " + std::to_string(hp_.n_embd) +
-                                        " is not a multiple of head_count " +
-                                        std::to_string(hp_.n_head));
-    }
-    if (hp_.n_head % hp_.n_head_kv != 0) {
-        fail(BITNET_ERR_BAD_FORMAT, path + ": head_count " + std::to_string(hp_.n_head) +
-                                        " is not a multiple of head_count_kv " +
-                                        std::to_string(hp_.n_head_kv));
-    }
-    const int32_t head_dim_def = hp_.n_embd / hp_.n_head;
-    hp_.head_dim = hparam_int(f, a, "attention.key_length", 1, 1 << 16, &head_dim_def);
-    if (hp_.head_dim != head_dim_def) {
-        fail(BITNET_ERR_UNSUPPORTED, path + ": attention.key_length " +
-                                         std::to_string(hp_.head_dim) + " != embedding_length / " +
-                                         "head_count (" + std::to_string(head_dim_def) + ")");
-    }
-    hp_.n_rot = hparam_int(f, a, "rope.dimension_count", 2, hp_.head_dim, &hp_.head_dim);
-    if (hp_.n_rot % 2 != 0) {
-        fail(BITNET_ERR_BAD_FORMAT, path + ": rope.dimension_count " + std::to_string(hp_.n_rot) +
-                                        " must be even");
-    }
-    hp_.rope_base = f.get_f32(a + ".rope.freq_base", 10000.0f);
-    hp_.rms_eps = f.get_f32(a + ".attention.layer_norm_rms_epsilon", 1e-5f);
-    if (!std::isfinite(hp_.rope_base) || hp_.rope_base <= 0.0f) {
-        fail(BITNET_ERR_BAD_FORMAT, path + ": rope.freq_base must be a positive finite number");
-    }
-    if (!std::isfinite(hp_.rms_eps) || hp_.rms_eps < 0.0f) {
-        fail(BITNET_ERR_BAD_FORMAT,
-             path + ": attention.layer_norm_rms_epsilon must be a non-negative finite number");
-    }
+    hp_ = load_hparams(f, *a);
 
     // ---- tokenizer ----
     tokenizer_ = Tokenizer::from_gguf(f);
     hp_.n_vocab = tokenizer_->n_vocab();
+    chat_format_ = a->chat;
+    if (const gguf::Value *v = f.find("tokenizer.chat_template")) {
+        if (v->type == gguf::ValueType::STRING) {
+            if (auto known = detect_chat_template(v->str)) chat_format_ = *known;
+        }
+    }
+    if (tokenizer_->eos() >= 0) chat_eos_text_ = tokenizer_->token_text(tokenizer_->eos());
+    chat_turn_end_ = bitnet::chat_turn_end(chat_format_, chat_eos_text_);
 
     // ---- tensors ----
-    auto get = [&](const std::string &name, bool required = true) -> const gguf::TensorInfo * {
-        const gguf::TensorInfo *t = f.find_tensor(name);
-        if (!t && required) fail(BITNET_ERR_BAD_FORMAT, path + ": missing tensor '" + name + "'");
-        return t;
-    };
-    auto vec = [&](const std::string &name, int64_t n) -> const float * {
-        const gguf::TensorInfo *t = get(name);
-        if (t->n_elements() != n || t->ne[0] != n) {
-            fail(BITNET_ERR_BAD_FORMAT, path + ": tensor '" + name + "' has shape " +
-                                            shape_str(*t) + ", expected {" + std::to_string(n) +
-                                            "}");
-        }
-        if (t->type == TensorType::F32) return reinterpret_cast<const float *>(t->data);
-        std::vector<float> v((size_t)n);
-        const uint16_t *h = reinterpret_cast<const uint16_t *>(t->data);
-        if (t->type == TensorType::F16) {
-            for (int64_t i = 0; i < n; ++i) v[i] = f16_to_f32(h[i]);
-        } else if (t->type == TensorType::BF16) {
-            for (int64_t i = 0; i < n; ++i) v[i] = bf16_to_f32(h[i]);
-        } else {
-            fail(BITNET_ERR_UNSUPPORTED, path + ": tensor '" + name + "' has type " +
-                                             gguf::tensor_type_name(t->type) +
-                                             "; norm weights must be F32, F16 or BF16");
-        }
-        owned_.push_back(std::move(v));
-        return owned_.back().data();
-    };
-    auto mat = [&](const std::string &name, int64_t k, int64_t rows, bool allow_i2s) -> Matrix {
-        const gguf::TensorInfo *t = get(name);
-        if (t->n_dims != 2 || t->ne[0] != k || t->ne[1] != rows) {
-            fail(BITNET_ERR_BAD_FORMAT, path + ": tensor '" + name + "' has shape " +
-                                            shape_str(*t) + ", expected {" + std::to_string(k) +
-                                            ", " + std::to_string(rows) + "}");
-        }
-        Matrix m;
-        m.name = name;
-        m.type = t->type;
-        m.k = k;
-        m.rows = rows;
-        m.data = t->data;
-        switch (t->type) {
-            case TensorType::F32:
-            case TensorType::F16:
-                break;
-            case TensorType::I2_S:
-                if (!allow_i2s) {
-                    fail(BITNET_ERR_UNSUPPORTED,
-                         path + ": tensor '" + name + "' cannot be I2_S (not a BitLinear weight)");
-                }
-                if (k % 128 != 0) {
-                    fail(BITNET_ERR_BAD_FORMAT, path + ": I2_S tensor '" + name +
-                                                    "' needs rows of a multiple of 128 values");
-                }
-                std::memcpy(&m.scale, t->data + (k * rows) / 4, sizeof(float));
-                if (!std::isfinite(m.scale)) {
-                    fail(BITNET_ERR_BAD_FORMAT,
-                         path + ": I2_S tensor '" + name + "' has a non-finite scale");
-                }
-                if (opt_.repack && rows % kI2sInterleave == 0 && file_->writable()) {
-                    // Same bytes, same values: only the order of the 32-byte blocks changes.
-                    kernels::i2s_interleave(file_->writable_data(*t), k, rows, kI2sInterleave);
-                    m.il = kI2sInterleave;
-                }
-                break;
-            default:
-                fail(BITNET_ERR_UNSUPPORTED, path + ": tensor '" + name + "' has type " +
-                                                 gguf::tensor_type_name(t->type) +
-                                                 ", which is not supported for this weight");
-        }
-        return m;
-    };
-
-    const int64_t d = hp_.n_embd, kv = hp_.kv_dim(), ff = hp_.n_ff, nv = hp_.n_vocab;
-    token_embd_ = mat("token_embd.weight", d, nv, false);
-    if (get("output.weight", false)) {
-        output_ = mat("output.weight", d, nv, false);
-    } else {
-        output_ = token_embd_;  // tied head
+    using arch::Role;
+    const int64_t d = hp_.n_embd, nv = hp_.n_vocab;
+    const gguf::TensorInfo *embd = tensor(arch::tensor_name(Role::TokenEmbd), true);
+    check_shape(f, *embd, d, nv);
+    token_embd_ = formats::bind_float(f, *embd);
+    const gguf::TensorInfo *out =
+        a->output_tensor ? tensor(arch::tensor_name(Role::Output), false) : nullptr;
+    Matrix head = token_embd_;
+    tied_ = out == nullptr;
+    if (out) {
+        check_shape(f, *out, d, nv);
+        head = formats::bind_float(f, *out);
     }
-    output_norm_ = vec("output_norm.weight", d);
+    output_ = formats::head_matrix(head, store_, runtime::physical_core_count());
+    output_norm_ = norm(arch::tensor_name(Role::OutputNorm), d);
     layers_.resize((size_t)hp_.n_layer);
-    for (int32_t il = 0; il < hp_.n_layer; ++il) {
-        const std::string p = "blk." + std::to_string(il) + ".";
-        Layer &L = layers_[(size_t)il];
-        L.attn_norm = vec(p + "attn_norm.weight", d);
-        L.attn_sub_norm = vec(p + "attn_sub_norm.weight", d);
-        L.ffn_norm = vec(p + "ffn_norm.weight", d);
-        L.ffn_sub_norm = vec(p + "ffn_sub_norm.weight", ff);
-        L.wq = mat(p + "attn_q.weight", d, d, true);
-        L.wk = mat(p + "attn_k.weight", d, kv, true);
-        L.wv = mat(p + "attn_v.weight", d, kv, true);
-        L.wo = mat(p + "attn_output.weight", d, d, true);
-        L.w_gate = mat(p + "ffn_gate.weight", d, ff, true);
-        L.w_up = mat(p + "ffn_up.weight", d, ff, true);
-        L.w_down = mat(p + "ffn_down.weight", ff, d, true);
-    }
+    for (int32_t il = 0; il < hp_.n_layer; ++il) bind_layer(il, layers_[(size_t)il]);
 
     for (const gguf::TensorInfo &t : f.tensors()) {
         size_bytes_ += t.nbytes;
@@ -264,27 +216,21 @@ uint64_t Model::decode_bytes() const {
     uint64_t bytes = 0;
     for (const gguf::TensorInfo &t : file_->tensors()) {
         if (t.name == "token_embd.weight" || t.name == "output.weight") continue;
-        bytes += t.nbytes;
+        // TQ weights are read as the I2_S codes they were repacked into (2 bits a weight).
+        const bool tq = t.type == TensorType::TQ1_0 || t.type == TensorType::TQ2_0;
+        bytes += tq ? (uint64_t)t.n_elements() / 4 : t.nbytes;
     }
-    bytes += token_embd_.k * (token_embd_.type == TensorType::F16 ? 2 : 4);  // one embedding row
+    bytes += (uint64_t)formats::row_bytes(token_embd_.type, token_embd_.k);  // one embedding row
     if (output_quant_) {
         bytes += output_quant_->q.size() + output_quant_->scale.size() * sizeof(float);
     } else {
-        const gguf::TensorInfo *head = file_->find_tensor(output_.name);
-        bytes += head ? head->nbytes : 0;
+        bytes += (uint64_t)formats::row_bytes(output_.type, output_.k) * (uint64_t)output_.rows;
     }
     return bytes;
 }
 
 void Model::embed(int32_t token, float *out) const {
-    const int64_t d = token_embd_.k;
-    if (token_embd_.type == TensorType::F16) {
-        const uint16_t *row = reinterpret_cast<const uint16_t *>(token_embd_.data) + token * d;
-        for (int64_t i = 0; i < d; ++i) out[i] = f16_to_f32(row[i]);
-    } else {
-        const float *row = reinterpret_cast<const float *>(token_embd_.data) + token * d;
-        std::memcpy(out, row, (size_t)d * sizeof(float));
-    }
+    formats::row_to_float(token_embd_, token, out);
 }
 
 }  // namespace bitnet

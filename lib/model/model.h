@@ -1,9 +1,7 @@
-// A loaded BitNet b1.58 model: hyper-parameters from GGUF metadata, views of the weights
-// (into the mapped file), and the tokenizer. Immutable after load, so it can be shared by any
-// number of contexts on any number of threads.
-//
-// Graph (../shared/docs/bitnet-reference.md section 4.2): architectures `bitnet-b1.58` and
-// `bitnet-25`.
+// A loaded ternary model: its architecture entry (lib/arch), hyper-parameters from GGUF
+// metadata, the weights bound through the format table (lib/formats: views into the mapped file,
+// or load-time repacked copies), and the tokenizer. Immutable after load, so it can be shared by
+// any number of contexts on any number of threads.
 #pragma once
 
 #include <cstdint>
@@ -11,38 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "arch/hparams.h"
+#include "formats/formats.h"
 #include "gguf/gguf.h"
+#include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 
 namespace bitnet {
-
-struct HParams {
-    std::string arch;
-    int32_t n_vocab = 0;
-    int32_t n_ctx_train = 0;
-    int32_t n_embd = 0;
-    int32_t n_layer = 0;
-    int32_t n_head = 0;
-    int32_t n_head_kv = 0;
-    int32_t head_dim = 0;
-    int32_t n_rot = 0;  // rotated dimensions per head (NeoX pairs i, i + n_rot/2)
-    int32_t n_ff = 0;
-    float rope_base = 10000.0f;
-    float rms_eps = 1e-5f;
-
-    int32_t kv_dim() const { return n_head_kv * head_dim; }
-};
-
-// A weight matrix {ne0 = k inputs, ne1 = rows outputs}: row r holds the k weights of output r.
-struct Matrix {
-    gguf::TensorType type = gguf::TensorType::F32;
-    int64_t k = 0;
-    int64_t rows = 0;
-    const uint8_t *data = nullptr;  // I2_S: packed codes; F16: uint16; F32: float
-    int il = 1;                     // I2_S: rows interleaved in groups of il (kernels.h)
-    float scale = 1.0f;             // I2_S per-tensor scale (tail bytes 0-3)
-    std::string name;
-};
 
 // LM head quantised at load time (BITNET_LM_HEAD_Q8 or _Q4), one absmax scale per block of
 // kernels::kQ8Block consecutive values of a row: w[r][i] ≈ v[r][i] * scale[r][i / block].
@@ -58,7 +31,7 @@ struct QuantHead {
 
 struct Layer {
     const float *attn_norm = nullptr;
-    const float *attn_sub_norm = nullptr;
+    const float *attn_sub_norm = nullptr;  // null when the architecture has no sub-norms
     const float *ffn_norm = nullptr;
     const float *ffn_sub_norm = nullptr;
     Matrix wq, wk, wv, wo, w_gate, w_up, w_down;
@@ -80,7 +53,16 @@ public:
     const gguf::File &file() const { return *file_; }
     const std::vector<Layer> &layers() const { return layers_; }
     const Matrix &token_embd() const { return token_embd_; }
-    const Matrix &output() const { return output_; }  // LM head (tied or output.weight)
+    // LM head (output.weight, else the tied token_embd), F16 or F32 (formats::head_matrix).
+    const Matrix &output() const { return output_; }
+    bool tied_head() const { return tied_; }
+    // Chat format: the file's tokenizer.chat_template when recognised, else the arch default.
+    ChatFormat chat_format() const { return chat_format_; }
+    const std::string &chat_eos_text() const { return chat_eos_text_; }
+    const std::string &chat_turn_end() const { return chat_turn_end_; }
+    // Bytes the load created beside the mapping (repacked ternary codes, dequantised head).
+    uint64_t owned_bytes() const { return store_.n_bytes; }
+    double load_seconds() const { return load_seconds_; }
     const QuantHead *output_quant() const { return output_quant_ ? output_quant_.get() : nullptr; }
     const float *output_norm() const { return output_norm_; }
     uint64_t size_bytes() const { return size_bytes_; }
@@ -93,6 +75,10 @@ public:
 private:
     Model() = default;
     void bind();
+    void bind_layer(int il, Layer &L);
+    Matrix ternary(arch::Role role, int il, int64_t k, int64_t rows);
+    const float *norm(const std::string &name, int64_t n);
+    const gguf::TensorInfo *tensor(const std::string &name, bool required) const;
     void quantize_output(int bits);
 
     std::unique_ptr<gguf::File> file_;
@@ -104,7 +90,12 @@ private:
     std::unique_ptr<QuantHead> output_quant_;
     const float *output_norm_ = nullptr;
     std::vector<Layer> layers_;
+    bool tied_ = false;
+    ChatFormat chat_format_ = ChatFormat::Bitnet2B4T;
+    std::string chat_eos_text_, chat_turn_end_;
     std::vector<std::vector<float>> owned_;  // norm vectors converted from F16/BF16
+    formats::Storage store_;
+    double load_seconds_ = 0.0;
     uint64_t size_bytes_ = 0;
     uint64_t n_params_ = 0;
 };

@@ -158,7 +158,10 @@ void BpeTokenizer::validate_and_select(const TokenizerData &data) {
 
     // Pre-tokenizer. All supported choices use the Llama 3 regex; they differ in BPE rules.
     const std::string pre = data.pre.value_or("default");
-    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
+    // Falcon3 / Falcon-E / Falcon-H1 vocabularies use the Llama 3 regex and merge rules as well
+    // (llama.cpp maps these names to its LLAMA3 pre-tokenizer with ignore_merges).
+    if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3" || pre == "falcon3" ||
+        pre == "falcon_e" || pre == "falcon-e" || pre == "falcon-h1") {
         llama3_ = true;
     } else if (pre == "default") {
         // No (or the generic) pre-tokenizer name. The official BitNet 2B4T file is in this case

@@ -34,7 +34,8 @@ struct TokenizerData {
 class Tokenizer {
 public:
     // Builds a tokenizer from plain values. Same validation and errors as from_gguf.
-    // Pre-tokenizer selection: "llama-bpe"/"llama3"/"llama-v3" -> Llama 3 regex with
+    // Pre-tokenizer selection: "llama-bpe"/"llama3"/"llama-v3" (and the Falcon3 family's
+    // "falcon3"/"falcon_e"/"falcon-h1") -> Llama 3 regex with
     // ignore_merges and BOS by default. Absent or "default" with the Llama 3 vocabulary
     // (128256 tokens, 128000 = <|begin_of_text|>, 128009 = <|eot_id|>; this is the official
     // 2B4T file, which has no pre key) -> the same, for parity with the model's own tiktoken

@@ -46,6 +46,28 @@ inline std::vector<Seed> gguf_seeds() {
     out.push_back({"small-i2s.gguf", test::make_tiny_model(o)});
 
     out.push_back({"tiny-i2s-bytevocab.gguf", test::make_tiny_model(TinyModelOptions{})});
+
+    // The other families and ternary types (issue 10): llama (no sub-norms, normal RoPE) in
+    // TQ2_0, bitnet with `.scale` tensors in TQ1_0, llama with F32 weights and an untied head.
+    o = micro;
+    o.arch = "llama";
+    o.tied_output = false;
+    o.seed = 4;
+    out.push_back({"micro-llama-f32-untied.gguf", test::make_tiny_model(o)});
+    o = micro;
+    o.arch = "llama";
+    o.weight_type = TensorType::TQ2_0;
+    o.n_embd = 256;
+    o.n_ff = 256;
+    o.n_head = 4;
+    o.n_head_kv = 2;
+    o.seed = 5;
+    out.push_back({"small-llama-tq2.gguf", test::make_tiny_model(o)});
+    o.arch = "bitnet";
+    o.weight_type = TensorType::TQ1_0;
+    o.scale_tensors = true;
+    o.seed = 6;
+    out.push_back({"small-bitnet-tq1-scale.gguf", test::make_tiny_model(o)});
     return out;
 }
 

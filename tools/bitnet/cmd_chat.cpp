@@ -1,5 +1,5 @@
-// bitnet chat: interactive multi-turn chat in the BitNet b1.58 2B4T training format
-// (bitnet_chat_format), keeping the KV cache across turns: each turn evaluates only the new
+// bitnet chat: interactive multi-turn chat in the model's chat format (bitnet_model_chat_format:
+// 2B4T, Llama 3 or Falcon3), keeping the KV cache across turns: each turn evaluates only the new
 // messages, never the history again.
 #include <cstdio>
 #include <iostream>
@@ -27,11 +27,12 @@ struct ChatOptions {
     std::string lm_head = "auto";
 };
 
-std::string chat_format(const std::vector<bitnet_chat_message> &msgs) {
+std::string chat_format(const bitnet_model *model, const std::vector<bitnet_chat_message> &msgs) {
     size_t need = 0;
-    bitnet_status s = bitnet_chat_format(msgs.data(), msgs.size(), 1, nullptr, 0, &need);
+    bitnet_status s =
+        bitnet_model_chat_format(model, msgs.data(), msgs.size(), 1, nullptr, 0, &need);
     std::string out(need, '\0');
-    s = bitnet_chat_format(msgs.data(), msgs.size(), 1, out.data(), out.size(), &need);
+    s = bitnet_model_chat_format(model, msgs.data(), msgs.size(), 1, out.data(), out.size(), &need);
     if (s != BITNET_OK) fail_status("chat", s);
     out.resize(need - 1);
     return out;
@@ -62,9 +63,9 @@ int run_chat(const ChatOptions &o) {
 
     const bool interactive = isatty(STDIN_FILENO);
     if (interactive) {
-        std::fprintf(stderr, "bitnet chat: %s, context %u tokens. Type a message; /reset starts "
-                     "over, /exit or Ctrl-D quits.\n", base_name(o.model).c_str(),
-                     bitnet_context_n_ctx(ctx.get()));
+        std::fprintf(stderr, "bitnet chat: %s, %s chat format, context %u tokens. Type a message; "
+                     "/reset starts over, /exit or Ctrl-D quits.\n", base_name(o.model).c_str(),
+                     bitnet_model_chat_template(model.get()), bitnet_context_n_ctx(ctx.get()));
     }
     std::string line;
     bool first_turn = true;
@@ -94,7 +95,8 @@ int run_chat(const ChatOptions &o) {
             const bitnet_status s = bitnet_eval(ctx.get(), &last_token, 1, BITNET_LOGITS_NONE);
             if (s != BITNET_OK && s != BITNET_ERR_CONTEXT_FULL) fail_status(o.model, s);
         }
-        const std::string prompt = (first_turn ? "" : "<|eot_id|>") + chat_format(msgs);
+        const std::string prompt =
+            (first_turn ? "" : bitnet_model_chat_turn_end(model.get())) + chat_format(model.get(), msgs);
         bitnet_generate_result res{};
         res.size = sizeof(res);
         const uint32_t past_before = bitnet_context_n_past(ctx.get());
@@ -126,8 +128,8 @@ int run_chat(const ChatOptions &o) {
 Command add_chat(CLI::App &app) {
     auto o = std::make_shared<ChatOptions>();
     CLI::App *sub = app.add_subcommand(
-        "chat", "Interactive chat in the BitNet b1.58 2B4T format (reads one message per line "
-                "from stdin; the KV cache is kept across turns)");
+        "chat", "Interactive chat in the model's chat format (2B4T, Llama 3 or Falcon3; reads one "
+                "message per line from stdin; the KV cache is kept across turns)");
     sub->add_option("-m,--model", o->model, "GGUF model file")->required();
     sub->add_option("--system", o->system, "System prompt");
     sub->add_option("-n,--n-predict", o->n_predict, "Maximum tokens per reply")
