@@ -169,7 +169,9 @@ struct Hparams {
 };
 
 constexpr int64_t kLlama3Vocab = 128256;
-const std::vector<std::string> kPresetNames = {"tiny", "small", "2b4t", "bitnet_b1_58-large", "falcon3-1b", "falcon3-3b", "falcon3-7b", "falcon3-10b", "llama3-8b-1.58"};
+const std::vector<std::string> kPresetNames = {
+    "tiny",       "small",      "2b4t",        "bitnet_b1_58-large", "falcon3-1b",
+    "falcon3-3b", "falcon3-7b", "falcon3-10b", "llama3-8b-1.58"};
 
 // Real shapes: ../shared/docs/ternary-formats.md 1.1-1.3. Values marked "guess" in the --help
 // table are not in that doc; they are the public config.json values (Falcon3: head_dim 256,
@@ -523,10 +525,10 @@ struct Generator {
     // BitLinear weight {fan_in, n_out}: ternary with zero fraction p in [0.25, 0.45] (quantised
     // to 1/128), +1 and -1 equally likely, and scale g / sqrt(fan_in (1 - p)) with g in
     // [0.6, 1.4], rounded to a bfloat16 value that is also exact in IEEE half (TQ block scale d:
-    // every block of a tensor gets the same d, so TQ and I2_S files hold the same numbers). The codes are drawn directly as packed I2_S bytes
-    // (the values are independent, so the packing order does not change the distribution), 8
-    // random bits per value; the F32 variant unpacks the same bytes, so both hold the same
-    // weights for the same seed, and the TQ variants unpack them and pack TQ blocks.
+    // every block of a tensor gets the same d, so TQ and I2_S files hold the same numbers).
+    // The codes are drawn directly as packed I2_S bytes (the values are independent, so the
+    // packing order does not change the distribution), 8 random bits per value; the F32 and TQ
+    // variants unpack the same bytes, so all hold the same weights for the same seed.
     void bitlinear(const std::string &name, int64_t fan_in, int64_t n_out) {
         const uint64_t ts = tensor_seed(name);
         Rng trng(ts);
@@ -649,19 +651,69 @@ Hparams resolve_hparams(const GenModelOptions &o, const WeightType &wt) {
                     ") unless --head-dim is given");
     if (hp.head_dim == 0) hp.head_dim = hp.n_embd / hp.n_head;
     if (hp.n_head % hp.n_head_kv != 0)
-        usage_error("--n-head (" + std::to_string(hp.n_head) + ") must be a multiple of --n-head-kv (" +
-                    std::to_string(hp.n_head_kv) + ")");
+        usage_error("--n-head (" + std::to_string(hp.n_head) +
+                    ") must be a multiple of --n-head-kv (" + std::to_string(hp.n_head_kv) + ")");
     if (hp.head_dim % 2 != 0) usage_error("the head dimension must be even (RoPE)");
     // The fan-ins (ne0) of the BitLinear weights: n_embd (Q, K, V, gate, up), n_head * head_dim
     // (output), n_ff (down).
     const std::pair<const char *, int64_t> fan_ins[] = {
-        {"--n-embd", hp.n_embd}, {"--n-ff", hp.n_ff}, {"--n-head x --head-dim", hp.n_head * hp.head_dim}};
+        {"--n-embd", hp.n_embd},
+        {"--n-ff", hp.n_ff},
+        {"--n-head x --head-dim", hp.n_head * hp.head_dim}};
     for (const auto &[what, v] : fan_ins)
         if (v % wt.block != 0)
             usage_error(std::string(what) + " = " + std::to_string(v) + " is not a multiple of " +
                         std::to_string(wt.block) + ": " + wt.name + " rows hold whole blocks of " +
                         std::to_string(wt.block) + " weights");
     return hp;
+}
+
+// The `<arch>.*` hyper-parameter keys and general.file_type.
+void add_hparams(gguf::Writer &w, const std::string &arch, const Hparams &hp, const WeightType &wt,
+                 int64_t n_vocab) {
+    const std::string a = arch + ".";
+    w.add_u32(a + "block_count", static_cast<uint32_t>(hp.n_layer));
+    w.add_u32(a + "context_length", static_cast<uint32_t>(hp.n_ctx));
+    w.add_u32(a + "embedding_length", static_cast<uint32_t>(hp.n_embd));
+    w.add_u32(a + "feed_forward_length", static_cast<uint32_t>(hp.n_ff));
+    w.add_u32(a + "attention.head_count", static_cast<uint32_t>(hp.n_head));
+    w.add_u32(a + "attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
+    w.add_f32(a + "rope.freq_base", hp.rope_base);
+    w.add_f32(a + "attention.layer_norm_rms_epsilon", hp.rms_eps);
+    w.add_u32("general.file_type", wt.file_type);
+    w.add_u32(a + "vocab_size", static_cast<uint32_t>(n_vocab));
+    // key_length only when head_dim is not n_embd / n_head (Falcon3), as llama.cpp writes it.
+    if (hp.head_dim * hp.n_head != hp.n_embd) {
+        w.add_u32(a + "attention.key_length", static_cast<uint32_t>(hp.head_dim));
+        w.add_u32(a + "attention.value_length", static_cast<uint32_t>(hp.head_dim));
+    }
+    w.add_u32(a + "rope.dimension_count", static_cast<uint32_t>(hp.head_dim));
+}
+
+// The tensors: names and presence from the architecture table, order as Microsoft's 2B4T
+// converter writes it (sorted Hugging Face names per layer). Each tensor's seed is its name.
+void add_tensors(Generator &gen, const bitnet::arch::Arch &ai, const Hparams &hp,
+                 int64_t n_vocab) {
+    using bitnet::arch::Role;
+    const int64_t n_q_dim = hp.n_head * hp.head_dim, n_kv_dim = hp.n_head_kv * hp.head_dim;
+    auto tn = [](Role r, int64_t l = -1) {
+        return bitnet::arch::tensor_name(r, static_cast<int>(l));
+    };
+    gen.embedding(tn(Role::TokenEmbd), hp.n_embd, n_vocab);
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        gen.norm(tn(Role::AttnNorm, l), hp.n_embd);
+        gen.bitlinear(tn(Role::FfnDown, l), hp.n_ff, hp.n_embd);
+        if (ai.sub_norms) gen.norm(tn(Role::FfnSubNorm, l), hp.n_ff);
+        gen.bitlinear(tn(Role::FfnGate, l), hp.n_embd, hp.n_ff);
+        gen.bitlinear(tn(Role::FfnUp, l), hp.n_embd, hp.n_ff);
+        gen.norm(tn(Role::FfnNorm, l), hp.n_embd);
+        if (ai.sub_norms) gen.norm(tn(Role::AttnSubNorm, l), n_q_dim);
+        gen.bitlinear(tn(Role::AttnK, l), hp.n_embd, n_kv_dim);
+        gen.bitlinear(tn(Role::AttnOutput, l), n_q_dim, hp.n_embd);
+        gen.bitlinear(tn(Role::AttnQ, l), hp.n_embd, n_q_dim);
+        gen.bitlinear(tn(Role::AttnV, l), hp.n_embd, n_kv_dim);
+    }
+    gen.norm(tn(Role::OutputNorm), hp.n_embd);
 }
 
 int run_gen_model(GenModelOptions &o) {
@@ -672,8 +724,6 @@ int run_gen_model(GenModelOptions &o) {
     const bitnet::arch::Arch *ai = bitnet::arch::find(arch);
     if (!ai) usage_error("--arch '" + arch + "' is not one of " + bitnet::arch::supported_names());
     const int64_t head_dim = hp.head_dim;
-    const int64_t n_q_dim = hp.n_head * head_dim;
-    const int64_t n_kv_dim = hp.n_head_kv * head_dim;
 
     // Vocabulary.
     const bool byte_vocab = o.vocab == "byte";
@@ -709,27 +759,11 @@ int run_gen_model(GenModelOptions &o) {
     const std::string name =
         !o.name.empty() ? o.name
                         : arch + "-" + (custom ? std::string("custom") : o.preset) + "-random";
-    const std::string a = arch + ".";
 
     gguf::Writer w;
     w.add_string("general.architecture", arch);
     w.add_string("general.name", name);
-    w.add_u32(a + "block_count", static_cast<uint32_t>(hp.n_layer));
-    w.add_u32(a + "context_length", static_cast<uint32_t>(hp.n_ctx));
-    w.add_u32(a + "embedding_length", static_cast<uint32_t>(hp.n_embd));
-    w.add_u32(a + "feed_forward_length", static_cast<uint32_t>(hp.n_ff));
-    w.add_u32(a + "attention.head_count", static_cast<uint32_t>(hp.n_head));
-    w.add_u32(a + "attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
-    w.add_f32(a + "rope.freq_base", hp.rope_base);
-    w.add_f32(a + "attention.layer_norm_rms_epsilon", hp.rms_eps);
-    w.add_u32("general.file_type", wt.file_type);
-    w.add_u32(a + "vocab_size", static_cast<uint32_t>(n_vocab));
-    // key_length only when head_dim is not n_embd / n_head (Falcon3), as llama.cpp writes it.
-    if (head_dim * hp.n_head != hp.n_embd) {
-        w.add_u32(a + "attention.key_length", static_cast<uint32_t>(head_dim));
-        w.add_u32(a + "attention.value_length", static_cast<uint32_t>(head_dim));
-    }
-    w.add_u32(a + "rope.dimension_count", static_cast<uint32_t>(head_dim));
+    add_hparams(w, arch, hp, wt, n_vocab);
     if (byte_vocab) {
         add_byte_vocab(w, bv);
     } else {
@@ -745,26 +779,7 @@ int run_gen_model(GenModelOptions &o) {
                       ? o.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
                   wt.type, &w};
-    // Names and presence from the architecture table; order as Microsoft's 2B4T converter
-    // writes it (sorted Hugging Face names per layer). Each tensor's seed is its name.
-    using bitnet::arch::Role;
-    auto tn = [](Role r, int64_t l = -1) { return bitnet::arch::tensor_name(r, static_cast<int>(l)); };
-    gen.embedding(tn(Role::TokenEmbd), hp.n_embd, n_vocab);
-    for (int64_t l = 0; l < hp.n_layer; ++l) {
-        gen.norm(tn(Role::AttnNorm, l), hp.n_embd);
-        gen.bitlinear(tn(Role::FfnDown, l), hp.n_ff, hp.n_embd);
-        if (ai->sub_norms) gen.norm(tn(Role::FfnSubNorm, l), hp.n_ff);
-        gen.bitlinear(tn(Role::FfnGate, l), hp.n_embd, hp.n_ff);
-        gen.bitlinear(tn(Role::FfnUp, l), hp.n_embd, hp.n_ff);
-        gen.norm(tn(Role::FfnNorm, l), hp.n_embd);
-        if (ai->sub_norms) gen.norm(tn(Role::AttnSubNorm, l), n_q_dim);
-        gen.bitlinear(tn(Role::AttnK, l), hp.n_embd, n_kv_dim);
-        gen.bitlinear(tn(Role::AttnOutput, l), n_q_dim, hp.n_embd);
-        gen.bitlinear(tn(Role::AttnQ, l), hp.n_embd, n_q_dim);
-        gen.bitlinear(tn(Role::AttnV, l), hp.n_embd, n_kv_dim);
-    }
-    gen.norm(tn(Role::OutputNorm), hp.n_embd);
-
+    add_tensors(gen, *ai, hp, n_vocab);
     // The writer goes through "<out>.part" and renames it: a failure leaves no partial file.
     namespace fs = std::filesystem;
     const fs::path out_path(o.out);
@@ -782,7 +797,8 @@ int run_gen_model(GenModelOptions &o) {
     const double secs = now_seconds() - t0;
     std::fprintf(stderr,
                  "wrote %s: %s (%llu bytes), %s, %s, %d tensors, %s parameters, n_embd %lld, "
-                 "%lld layers, %lld/%lld heads of %lld, n_ff %lld, vocab %lld, seed %llu, in %.2f s\n",
+                 "%lld layers, %lld/%lld heads of %lld, n_ff %lld, vocab %lld, seed %llu, "
+                 "in %.2f s\n",
                  o.out.c_str(), format_bytes(file_size).c_str(),
                  static_cast<unsigned long long>(file_size), arch.c_str(), wt.name, gen.n_tensors,
                  format_count(gen.n_params).c_str(), static_cast<long long>(hp.n_embd),
@@ -863,7 +879,8 @@ Command add_gen_model(CLI::App &app) {
                      ->capture_default_str();
     o->o_n_vocab = sub->add_option("--n-vocab", o->n_vocab,
                                    "pad the byte vocabulary to this many tokens, Llama 3 special "
-                                   "tokens last (0 = no padding; default: the preset's vocabulary size)")
+                                   "tokens last (0 = no padding; default: the preset's "
+                                   "vocabulary size)")
                        ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
     sub->add_option("--weights", o->weights, "storage of the BitLinear weights")
         ->check(CLI::IsMember({"i2s", "tq2_0", "tq1_0", "f32"}))
