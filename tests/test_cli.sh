@@ -171,6 +171,42 @@ expect_ok "generate from generated f32" "$BITNET" generate -m "$TMP/models/tiny-
 expect_ok "gen-model custom shape" "$BITNET" gen-model -o "$TMP/models/custom.gguf" --n-embd 256 --n-layer 1 --n-head 4 --n-head-kv 1 --n-ff 512 --n-ctx 128
 expect_ok "generate from custom shape" "$BITNET" generate -m "$TMP/models/custom.gguf" -p "a" -n 4 --temp 0
 
+# Every architecture x weight type: the i2s, tq2_0 and tq1_0 files of one seed hold the same trits
+# and scales, so their logits are bit-identical and greedy decoding picks the same ids; f32 runs.
+for arch in bitnet-b1.58 bitnet llama; do
+    for wt in i2s tq2_0 tq1_0 f32; do
+        m="$TMP/models/$arch-$wt.gguf"
+        expect_ok "gen-model --arch $arch --weights $wt" "$BITNET" gen-model --arch "$arch" --weights "$wt" \
+            --n-embd 256 --n-ff 512 --n-head 4 --n-head-kv 2 --n-layer 2 --seed 11 -o "$m"
+        expect_ok "info $arch $wt" "$BITNET" info -m "$m"
+        grep -q "architecture: $arch\$" "$TMP/out" && grep -q 'blk.1.attn_q.weight' "$TMP/out" &&
+            pass "info $arch $wt names the architecture and tensors" || failed "info $arch $wt" "$TMP/out"
+        expect_ok "generate $arch $wt" "$BITNET" generate -m "$m" -p "the quick brown fox" -n 8 --temp 0 --print-ids
+        grep '^ids:' "$TMP/err" >"$TMP/ids-$arch-$wt"
+        expect_ok "logits $arch $wt" "$BITNET" logits -m "$m" --tokens 1,2,3,40,50 --out "$TMP/logits-$arch-$wt.f32"
+    done
+    for wt in tq2_0 tq1_0; do
+        [ -s "$TMP/ids-$arch-i2s" ] && cmp -s "$TMP/ids-$arch-i2s" "$TMP/ids-$arch-$wt" &&
+            pass "$arch: $wt greedy ids = i2s ($(cat "$TMP/ids-$arch-i2s"))" ||
+            failed "$arch: $wt greedy ids differ from i2s" "$TMP/ids-$arch-i2s" "$TMP/ids-$arch-$wt"
+        cmp -s "$TMP/logits-$arch-i2s.f32" "$TMP/logits-$arch-$wt.f32" &&
+            pass "$arch: $wt logits bit-identical to i2s" || failed "$arch: $wt logits differ from i2s"
+    done
+done
+grep -q 'attn_sub_norm' <("$BITNET" info -m "$TMP/models/llama-i2s.gguf") &&
+    failed "llama has no sub-norms (architecture table)" || pass "llama file has no sub-norm tensors"
+# Falcon3 shape: head_dim 256 != n_embd / n_head, written as attention.key_length.
+expect_ok "gen-model falcon3 preset, small" "$BITNET" gen-model --preset falcon3-1b --n-layer 1 \
+    --n-embd 256 --n-ff 512 --n-head 4 --n-head-kv 2 --n-vocab 0 --weights tq2_0 -o "$TMP/models/falcon.gguf"
+expect_ok "info falcon3-shaped" "$BITNET" info -m "$TMP/models/falcon.gguf"
+grep -q 'llama.attention.key_length *= 256' "$TMP/out" && grep -q 'head_dim *256' "$TMP/out" &&
+    grep -q 'attn_q.weight *TQ2_0 *{256, 1024}' "$TMP/out" && pass "falcon3-shaped head_dim 256" ||
+    failed "falcon3-shaped info" "$TMP/out"
+expect_ok "generate falcon3-shaped" "$BITNET" generate -m "$TMP/models/falcon.gguf" -p "a" -n 4 --temp 0
+"$BITNET" gen-model --help >"$TMP/out" 2>&1
+grep -q 'falcon3-10b' "$TMP/out" && grep -q 'llama3-8b-1.58' "$TMP/out" && grep -q 'guess' "$TMP/out" &&
+    pass "gen-model --help lists the presets and marks guesses" || failed "gen-model --help presets" "$TMP/out"
+
 # ---- errors: non-zero, below 128, with a message ------------------------------------------
 expect_fail "missing model file" "$BITNET" generate -m "$TMP/does-not-exist.gguf" -p hi
 head -c 1000000 "$I2S" >"$TMP/truncated.gguf"
@@ -212,6 +248,12 @@ expect_fail "gen-model bad shape" "$BITNET" gen-model -o "$TMP/bad.gguf" --n-emb
 expect_fail "gen-model heads do not divide" "$BITNET" gen-model -o "$TMP/bad.gguf" --n-head 3
 expect_fail "gen-model missing vocab file" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/nope.gguf"
 expect_fail "gen-model vocab file not GGUF" "$BITNET" gen-model -o "$TMP/bad.gguf" --vocab "$TMP/text.gguf"
+expect_fail "gen-model TQ needs ne0 % 256" "$BITNET" gen-model -o "$TMP/bad.gguf" --weights tq2_0 --n-embd 384
+grep -q 'multiple of 256' "$TMP/err" && pass "TQ shape error names the block size" || failed "TQ shape error names the block size" "$TMP/err"
+expect_fail "gen-model TQ1_0 n_ff % 256" "$BITNET" gen-model -o "$TMP/bad.gguf" --weights tq1_0 --n-embd 256 --n-ff 640
+expect_fail "gen-model head-dim makes Wo fan-in odd" "$BITNET" gen-model -o "$TMP/bad.gguf" --head-dim 48
+expect_fail "gen-model bad --arch" "$BITNET" gen-model -o "$TMP/bad.gguf" --arch gpt2
+expect_fail "gen-model bad --weights" "$BITNET" gen-model -o "$TMP/bad.gguf" --weights q4_0
 [ ! -e "$TMP/bad.gguf" ] && pass "failed gen-model leaves no file" || failed "failed gen-model left a file behind"
 
 # ---- convert / quantize / gen-hf ----------------------------------------------------------

@@ -1,8 +1,10 @@
-// bitnet gen-model: write a random-weight BitNet b1.58 model in the layout of the official 2B4T
-// GGUF (architecture "bitnet-b1.58", I2_S BitLinear weights, tied F16 embedding), for tests and
-// benchmarks. Weights are drawn like ../shared/fixtures (see its README, "How the random weights
-// were drawn") with a fast seeded generator; the same seed gives the same weights in the i2s and
-// f32 variants.
+// bitnet gen-model: write a random-weight ternary model of any architecture of lib/arch
+// (bitnet-b1.58 in the layout of the official 2B4T GGUF, 1bitLLM `bitnet`, Llama/Falcon3 `llama`)
+// with I2_S, TQ2_0, TQ1_0 or F32 BitLinear weights and a tied F16 embedding, for tests and
+// benchmarks. Tensor names and which tensors exist come from the architecture table (lib/arch).
+// Weights are drawn like ../shared/fixtures (see its README, "How the random weights were drawn")
+// with a fast seeded generator; the same seed gives the same trits and scales in every weight
+// type, so the i2s, tq2_0 and tq1_0 files of one seed compute bit-identical logits.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -17,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "arch/arch.h"
 #include "common.h"
 #include "common/error.h"
 #include "common/fp16.h"
@@ -159,15 +162,33 @@ float round_to_bf16(float x) {
 struct Hparams {
     int64_t n_embd, n_layer, n_head, n_head_kv, n_ff, n_ctx;
     float rope_base;
-};
-
-const std::map<std::string, Hparams> kPresets = {
-    {"tiny", {128, 2, 4, 2, 384, 512, 500000.0f}},
-    {"small", {512, 4, 8, 2, 1536, 2048, 500000.0f}},
-    {"2b4t", {2560, 30, 20, 5, 6912, 4096, 500000.0f}},
+    int64_t head_dim = 0;    // 0: n_embd / n_head
+    int64_t n_vocab = 0;     // byte vocabulary padded to this size (0: no padding)
+    float rms_eps = 1e-5f;
+    const char *arch = "bitnet-b1.58";
 };
 
 constexpr int64_t kLlama3Vocab = 128256;
+const std::vector<std::string> kPresetNames = {
+    "tiny",       "small",      "2b4t",        "bitnet_b1_58-large", "falcon3-1b",
+    "falcon3-3b", "falcon3-7b", "falcon3-10b", "llama3-8b-1.58"};
+
+// Real shapes: ../shared/docs/ternary-formats.md 1.1-1.3. Values marked "guess" in the --help
+// table are not in that doc; they are the public config.json values (Falcon3: head_dim 256,
+// rope_theta 1000042, rms_norm_eps 1e-6, vocab 131072; bitnet_b1_58-large: 16 heads, vocab 32002;
+// Llama3-8B-1.58: Llama 3 8B defaults). Falcon3's and 1bitLLM's own tokenizers are not
+// reproduced: the byte vocabulary is padded to their size (Llama 3 specials last).
+const std::map<std::string, Hparams> kPresets = {
+    {"tiny", {128, 2, 4, 2, 384, 512, 500000.0f}},
+    {"small", {512, 4, 8, 2, 1536, 2048, 500000.0f}},
+    {"2b4t", {2560, 30, 20, 5, 6912, 4096, 500000.0f, 0, kLlama3Vocab}},
+    {"bitnet_b1_58-large", {1536, 24, 16, 16, 4096, 2048, 10000.0f, 0, 32002, 1e-5f, "bitnet"}},
+    {"falcon3-1b", {2048, 18, 8, 4, 8192, 8192, 1000042.0f, 256, 131072, 1e-6f, "llama"}},
+    {"falcon3-3b", {3072, 22, 12, 4, 9216, 32768, 1000042.0f, 256, 131072, 1e-6f, "llama"}},
+    {"falcon3-7b", {3072, 28, 12, 4, 23040, 32768, 1000042.0f, 256, 131072, 1e-6f, "llama"}},
+    {"falcon3-10b", {3072, 40, 12, 4, 23040, 32768, 1000042.0f, 256, 131072, 1e-6f, "llama"}},
+    {"llama3-8b-1.58", {4096, 32, 32, 8, 14336, 8192, 500000.0f, 0, kLlama3Vocab, 1e-5f, "llama"}},
+};
 
 // ---- vocabulary -----------------------------------------------------------------------------
 
@@ -413,6 +434,27 @@ void add_byte_vocab(gguf::Writer &w, const Vocab &v) {
     w.add_bool("tokenizer.ggml.add_bos_token", true);
 }
 
+// TQ2_0 / TQ1_0 bytes of the trits held as I2_S codes in `packed` (n values, row-major, rows a
+// multiple of kTqBlock long, so blocks never straddle rows), every block with scale d = `scale`.
+void write_tq(const gguf::Writer::Sink &sink, const uint8_t *packed, int64_t n,
+              gguf::TensorType type, float scale, int threads) {
+    namespace k = bitnet::kernels;
+    const bool tq1 = type == gguf::TensorType::TQ1_0;
+    const int64_t block_bytes = tq1 ? k::kTq1BlockBytes : k::kTq2BlockBytes;
+    const uint16_t d = bitnet::f32_to_f16(scale);
+    std::vector<uint8_t> out(static_cast<size_t>(n / k::kTqBlock * block_bytes));
+    constexpr int64_t kValues = int64_t{1} << 16;  // whole I2_S (128) and TQ (256) blocks
+    parallel_for((n + kValues - 1) / kValues, threads, [&](int64_t c) {
+        const int64_t begin = c * kValues;
+        const int64_t len = std::min(n, begin + kValues) - begin;
+        std::vector<int8_t> t(static_cast<size_t>(len));
+        k::i2s_unpack(packed + begin / 4, len, t.data());
+        uint8_t *dst = out.data() + begin / k::kTqBlock * block_bytes;
+        tq1 ? k::tq1_pack(t.data(), len, d, dst) : k::tq2_pack(t.data(), len, d, dst);
+    });
+    sink(out.data(), out.size());
+}
+
 // ---- tensors --------------------------------------------------------------------------------
 
 // Adds tensors whose bytes are drawn while the file is written (Writer::add_tensor_streamed),
@@ -422,7 +464,7 @@ void add_byte_vocab(gguf::Writer &w, const Vocab &v) {
 struct Generator {
     uint64_t seed;
     int threads;
-    bool i2s;
+    gguf::TensorType wtype;  // I2_S, TQ2_0, TQ1_0 or F32
     gguf::Writer *w;
     uint64_t n_params = 0;
     uint64_t n_bytes = 0;
@@ -482,10 +524,11 @@ struct Generator {
 
     // BitLinear weight {fan_in, n_out}: ternary with zero fraction p in [0.25, 0.45] (quantised
     // to 1/128), +1 and -1 equally likely, and scale g / sqrt(fan_in (1 - p)) with g in
-    // [0.6, 1.4], rounded to a bfloat16 value. The codes are drawn directly as packed I2_S bytes
-    // (the values are independent, so the packing order does not change the distribution), 8
-    // random bits per value; the F32 variant unpacks the same bytes, so both hold the same
-    // weights for the same seed.
+    // [0.6, 1.4], rounded to a bfloat16 value that is also exact in IEEE half (TQ block scale d:
+    // every block of a tensor gets the same d, so TQ and I2_S files hold the same numbers).
+    // The codes are drawn directly as packed I2_S bytes (the values are independent, so the
+    // packing order does not change the distribution), 8 random bits per value; the F32 and TQ
+    // variants unpack the same bytes, so all hold the same weights for the same seed.
     void bitlinear(const std::string &name, int64_t fan_in, int64_t n_out) {
         const uint64_t ts = tensor_seed(name);
         Rng trng(ts);
@@ -493,11 +536,11 @@ struct Generator {
         const int zero_thr = static_cast<int>(std::lround(p_draw * 128.0));  // of 128
         const double p = zero_thr / 128.0;
         const double g = 0.6 + 0.8 * trng.uniform();
-        const float scale = round_to_bf16(
-            static_cast<float>(g / std::sqrt(static_cast<double>(fan_in) * (1.0 - p))));
-        const gguf::TensorType type = i2s ? gguf::TensorType::I2_S : gguf::TensorType::F32;
+        const float scale = bitnet::f16_to_f32(bitnet::f32_to_f16(round_to_bf16(
+            static_cast<float>(g / std::sqrt(static_cast<double>(fan_in) * (1.0 - p))))));
+        const gguf::TensorType type = wtype;
         add(name, type, {fan_in, n_out},
-            [ts, zero_thr, scale, nt = threads, i2s = i2s,
+            [ts, zero_thr, scale, nt = threads, type,
              n = fan_in * n_out](const gguf::Writer::Sink &sink) {
                 // 16 random bits -> two 2-bit codes: per 8 bits, the top 7 decide zero
                 // (< zero_thr) and the lowest the sign. Codes 0, 1, 2 = -1, 0, +1.
@@ -527,13 +570,17 @@ struct Generator {
                                                           pair_codes[r >> 48]);
                     }
                 });
-                if (i2s) {
+                if (type == gguf::TensorType::I2_S) {
                     uint8_t le[4];
                     uint32_t bits;
                     std::memcpy(&bits, &scale, 4);
                     for (int k = 0; k < 4; ++k) le[k] = static_cast<uint8_t>(bits >> (8 * k));
                     std::memcpy(packed.data() + n_packed, le, 4);  // then 28 zero bytes
                     sink(packed.data(), packed.size());
+                    return;
+                }
+                if (type == gguf::TensorType::TQ2_0 || type == gguf::TensorType::TQ1_0) {
+                    write_tq(sink, packed.data(), n, type, scale, nt);
                     return;
                 }
                 std::vector<float> data(static_cast<size_t>(n));
@@ -556,6 +603,7 @@ struct Generator {
 struct GenModelOptions {
     std::string out;
     std::string preset = "tiny";
+    std::string arch;  // empty: the preset's
     Hparams hp{};
     int64_t n_vocab = 0;
     std::string vocab = "byte";
@@ -564,36 +612,118 @@ struct GenModelOptions {
     std::string name;
     int32_t threads = 0;
     CLI::Option *o_embd = nullptr, *o_layer = nullptr, *o_head = nullptr, *o_head_kv = nullptr,
-                *o_ff = nullptr, *o_ctx = nullptr, *o_rope = nullptr, *o_vocab = nullptr,
-                *o_n_vocab = nullptr;
+                *o_head_dim = nullptr, *o_ff = nullptr, *o_ctx = nullptr, *o_rope = nullptr,
+                *o_vocab = nullptr, *o_n_vocab = nullptr;
 };
 
 void usage_error(const std::string &msg) {
     throw CLI::ValidationError(msg, CLI::ExitCodes::ValidationError);
 }
 
-int run_gen_model(GenModelOptions &o) {
-    const double t0 = now_seconds();
+struct WeightType {
+    gguf::TensorType type;
+    int64_t block;       // ne0 (every BitLinear fan-in) must be a multiple of this
+    uint32_t file_type;  // general.file_type (llama_ftype; 40 = bitnet.cpp's I2_S)
+    const char *name;
+};
+
+WeightType weight_type(const std::string &w) {
+    if (w == "tq2_0") return {gguf::TensorType::TQ2_0, 256, 37, "TQ2_0"};
+    if (w == "tq1_0") return {gguf::TensorType::TQ1_0, 256, 36, "TQ1_0"};
+    if (w == "f32") return {gguf::TensorType::F32, 128, 0, "F32"};
+    return {gguf::TensorType::I2_S, 128, 40, "I2_S"};
+}
+
+// The preset with the options given on the command line applied, checked.
+Hparams resolve_hparams(const GenModelOptions &o, const WeightType &wt) {
     Hparams hp = kPresets.at(o.preset);
     if (o.o_embd->count()) hp.n_embd = o.hp.n_embd;
     if (o.o_layer->count()) hp.n_layer = o.hp.n_layer;
     if (o.o_head->count()) hp.n_head = o.hp.n_head;
     if (o.o_head_kv->count()) hp.n_head_kv = o.hp.n_head_kv;
+    if (o.o_head_dim->count()) hp.head_dim = o.hp.head_dim;
     if (o.o_ff->count()) hp.n_ff = o.hp.n_ff;
     if (o.o_ctx->count()) hp.n_ctx = o.hp.n_ctx;
     if (o.o_rope->count()) hp.rope_base = o.hp.rope_base;
-
-    if (hp.n_embd % hp.n_head != 0)
+    if (hp.head_dim == 0 && hp.n_embd % hp.n_head != 0)
         usage_error("--n-embd (" + std::to_string(hp.n_embd) +
-                    ") must be a multiple of --n-head (" + std::to_string(hp.n_head) + ")");
+                    ") must be a multiple of --n-head (" + std::to_string(hp.n_head) +
+                    ") unless --head-dim is given");
+    if (hp.head_dim == 0) hp.head_dim = hp.n_embd / hp.n_head;
     if (hp.n_head % hp.n_head_kv != 0)
         usage_error("--n-head (" + std::to_string(hp.n_head) +
                     ") must be a multiple of --n-head-kv (" + std::to_string(hp.n_head_kv) + ")");
-    const int64_t head_dim = hp.n_embd / hp.n_head;
-    if (head_dim % 2 != 0) usage_error("the head dimension n_embd/n_head must be even (RoPE)");
-    if (hp.n_embd % 128 != 0 || hp.n_ff % 128 != 0)
-        usage_error("--n-embd and --n-ff must be multiples of 128 (I2_S blocks)");
-    const int64_t n_kv_dim = hp.n_head_kv * head_dim;
+    if (hp.head_dim % 2 != 0) usage_error("the head dimension must be even (RoPE)");
+    // The fan-ins (ne0) of the BitLinear weights: n_embd (Q, K, V, gate, up), n_head * head_dim
+    // (output), n_ff (down).
+    const std::pair<const char *, int64_t> fan_ins[] = {
+        {"--n-embd", hp.n_embd},
+        {"--n-ff", hp.n_ff},
+        {"--n-head x --head-dim", hp.n_head * hp.head_dim}};
+    for (const auto &[what, v] : fan_ins)
+        if (v % wt.block != 0)
+            usage_error(std::string(what) + " = " + std::to_string(v) + " is not a multiple of " +
+                        std::to_string(wt.block) + ": " + wt.name + " rows hold whole blocks of " +
+                        std::to_string(wt.block) + " weights");
+    return hp;
+}
+
+// The `<arch>.*` hyper-parameter keys and general.file_type.
+void add_hparams(gguf::Writer &w, const std::string &arch, const Hparams &hp, const WeightType &wt,
+                 int64_t n_vocab) {
+    const std::string a = arch + ".";
+    w.add_u32(a + "block_count", static_cast<uint32_t>(hp.n_layer));
+    w.add_u32(a + "context_length", static_cast<uint32_t>(hp.n_ctx));
+    w.add_u32(a + "embedding_length", static_cast<uint32_t>(hp.n_embd));
+    w.add_u32(a + "feed_forward_length", static_cast<uint32_t>(hp.n_ff));
+    w.add_u32(a + "attention.head_count", static_cast<uint32_t>(hp.n_head));
+    w.add_u32(a + "attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
+    w.add_f32(a + "rope.freq_base", hp.rope_base);
+    w.add_f32(a + "attention.layer_norm_rms_epsilon", hp.rms_eps);
+    w.add_u32("general.file_type", wt.file_type);
+    w.add_u32(a + "vocab_size", static_cast<uint32_t>(n_vocab));
+    // key_length only when head_dim is not n_embd / n_head (Falcon3), as llama.cpp writes it.
+    if (hp.head_dim * hp.n_head != hp.n_embd) {
+        w.add_u32(a + "attention.key_length", static_cast<uint32_t>(hp.head_dim));
+        w.add_u32(a + "attention.value_length", static_cast<uint32_t>(hp.head_dim));
+    }
+    w.add_u32(a + "rope.dimension_count", static_cast<uint32_t>(hp.head_dim));
+}
+
+// The tensors: names and presence from the architecture table, order as Microsoft's 2B4T
+// converter writes it (sorted Hugging Face names per layer). Each tensor's seed is its name.
+void add_tensors(Generator &gen, const bitnet::arch::Arch &ai, const Hparams &hp,
+                 int64_t n_vocab) {
+    using bitnet::arch::Role;
+    const int64_t n_q_dim = hp.n_head * hp.head_dim, n_kv_dim = hp.n_head_kv * hp.head_dim;
+    auto tn = [](Role r, int64_t l = -1) {
+        return bitnet::arch::tensor_name(r, static_cast<int>(l));
+    };
+    gen.embedding(tn(Role::TokenEmbd), hp.n_embd, n_vocab);
+    for (int64_t l = 0; l < hp.n_layer; ++l) {
+        gen.norm(tn(Role::AttnNorm, l), hp.n_embd);
+        gen.bitlinear(tn(Role::FfnDown, l), hp.n_ff, hp.n_embd);
+        if (ai.sub_norms) gen.norm(tn(Role::FfnSubNorm, l), hp.n_ff);
+        gen.bitlinear(tn(Role::FfnGate, l), hp.n_embd, hp.n_ff);
+        gen.bitlinear(tn(Role::FfnUp, l), hp.n_embd, hp.n_ff);
+        gen.norm(tn(Role::FfnNorm, l), hp.n_embd);
+        if (ai.sub_norms) gen.norm(tn(Role::AttnSubNorm, l), n_q_dim);
+        gen.bitlinear(tn(Role::AttnK, l), hp.n_embd, n_kv_dim);
+        gen.bitlinear(tn(Role::AttnOutput, l), n_q_dim, hp.n_embd);
+        gen.bitlinear(tn(Role::AttnQ, l), hp.n_embd, n_q_dim);
+        gen.bitlinear(tn(Role::AttnV, l), hp.n_embd, n_kv_dim);
+    }
+    gen.norm(tn(Role::OutputNorm), hp.n_embd);
+}
+
+int run_gen_model(GenModelOptions &o) {
+    const double t0 = now_seconds();
+    const WeightType wt = weight_type(o.weights);
+    Hparams hp = resolve_hparams(o, wt);
+    const std::string arch = o.arch.empty() ? std::string(hp.arch) : o.arch;
+    const bitnet::arch::Arch *ai = bitnet::arch::find(arch);
+    if (!ai) usage_error("--arch '" + arch + "' is not one of " + bitnet::arch::supported_names());
+    const int64_t head_dim = hp.head_dim;
 
     // Vocabulary.
     const bool byte_vocab = o.vocab == "byte";
@@ -603,7 +733,7 @@ int run_gen_model(GenModelOptions &o) {
     std::unique_ptr<gguf::File> vocab_file;
     int64_t n_vocab = 0;
     if (byte_vocab) {
-        int64_t target = o.o_n_vocab->count() ? o.n_vocab : (o.preset == "2b4t" ? kLlama3Vocab : 0);
+        int64_t target = o.o_n_vocab->count() ? o.n_vocab : hp.n_vocab;
         if (target > 0 && target < 2000)
             usage_error("--n-vocab must be 0 (no padding) or at least 2000");
         bv = build_byte_vocab(target);
@@ -625,28 +755,15 @@ int run_gen_model(GenModelOptions &o) {
     }
 
     const bool custom = o.o_embd->count() || o.o_layer->count() || o.o_head->count() ||
-                        o.o_head_kv->count() || o.o_ff->count();
+                        o.o_head_kv->count() || o.o_head_dim->count() || o.o_ff->count();
     const std::string name =
         !o.name.empty() ? o.name
-                        : "bitnet-b1.58-" + (custom ? std::string("custom") : o.preset) + "-random";
-    const bool i2s = o.weights == "i2s";
-    const std::string arch = "bitnet-b1.58";
-    const std::string a = arch + ".";
+                        : arch + "-" + (custom ? std::string("custom") : o.preset) + "-random";
 
     gguf::Writer w;
     w.add_string("general.architecture", arch);
     w.add_string("general.name", name);
-    w.add_u32(a + "block_count", static_cast<uint32_t>(hp.n_layer));
-    w.add_u32(a + "context_length", static_cast<uint32_t>(hp.n_ctx));
-    w.add_u32(a + "embedding_length", static_cast<uint32_t>(hp.n_embd));
-    w.add_u32(a + "feed_forward_length", static_cast<uint32_t>(hp.n_ff));
-    w.add_u32(a + "attention.head_count", static_cast<uint32_t>(hp.n_head));
-    w.add_u32(a + "attention.head_count_kv", static_cast<uint32_t>(hp.n_head_kv));
-    w.add_f32(a + "rope.freq_base", hp.rope_base);
-    w.add_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
-    w.add_u32("general.file_type", i2s ? 40u : 0u);
-    w.add_u32(a + "vocab_size", static_cast<uint32_t>(n_vocab));
-    w.add_u32(a + "rope.dimension_count", static_cast<uint32_t>(head_dim));
+    add_hparams(w, arch, hp, wt, n_vocab);
     if (byte_vocab) {
         add_byte_vocab(w, bv);
     } else {
@@ -661,25 +778,8 @@ int run_gen_model(GenModelOptions &o) {
                   o.threads > 0
                       ? o.threads
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())),
-                  i2s, &w};
-    // Tensor order as Microsoft's converter writes it (sorted Hugging Face names per layer).
-    gen.embedding("token_embd.weight", hp.n_embd, n_vocab);
-    for (int64_t l = 0; l < hp.n_layer; ++l) {
-        const std::string b = "blk." + std::to_string(l) + ".";
-        gen.norm(b + "attn_norm.weight", hp.n_embd);
-        gen.bitlinear(b + "ffn_down.weight", hp.n_ff, hp.n_embd);
-        gen.norm(b + "ffn_sub_norm.weight", hp.n_ff);
-        gen.bitlinear(b + "ffn_gate.weight", hp.n_embd, hp.n_ff);
-        gen.bitlinear(b + "ffn_up.weight", hp.n_embd, hp.n_ff);
-        gen.norm(b + "ffn_norm.weight", hp.n_embd);
-        gen.norm(b + "attn_sub_norm.weight", hp.n_embd);
-        gen.bitlinear(b + "attn_k.weight", hp.n_embd, n_kv_dim);
-        gen.bitlinear(b + "attn_output.weight", hp.n_embd, hp.n_embd);
-        gen.bitlinear(b + "attn_q.weight", hp.n_embd, hp.n_embd);
-        gen.bitlinear(b + "attn_v.weight", hp.n_embd, n_kv_dim);
-    }
-    gen.norm("output_norm.weight", hp.n_embd);
-
+                  wt.type, &w};
+    add_tensors(gen, *ai, hp, n_vocab);
     // The writer goes through "<out>.part" and renames it: a failure leaves no partial file.
     namespace fs = std::filesystem;
     const fs::path out_path(o.out);
@@ -696,13 +796,15 @@ int run_gen_model(GenModelOptions &o) {
     const uint64_t file_size = fs::file_size(out_path, ec);
     const double secs = now_seconds() - t0;
     std::fprintf(stderr,
-                 "wrote %s: %s (%llu bytes), %s, %d tensors, %s parameters, n_embd %lld, "
-                 "%lld layers, %lld/%lld heads, n_ff %lld, vocab %lld, seed %llu, in %.2f s\n",
+                 "wrote %s: %s (%llu bytes), %s, %s, %d tensors, %s parameters, n_embd %lld, "
+                 "%lld layers, %lld/%lld heads of %lld, n_ff %lld, vocab %lld, seed %llu, "
+                 "in %.2f s\n",
                  o.out.c_str(), format_bytes(file_size).c_str(),
-                 static_cast<unsigned long long>(file_size), i2s ? "I2_S" : "F32", gen.n_tensors,
+                 static_cast<unsigned long long>(file_size), arch.c_str(), wt.name, gen.n_tensors,
                  format_count(gen.n_params).c_str(), static_cast<long long>(hp.n_embd),
                  static_cast<long long>(hp.n_layer), static_cast<long long>(hp.n_head),
-                 static_cast<long long>(hp.n_head_kv), static_cast<long long>(hp.n_ff),
+                 static_cast<long long>(hp.n_head_kv), static_cast<long long>(head_dim),
+                 static_cast<long long>(hp.n_ff),
                  static_cast<long long>(n_vocab), static_cast<unsigned long long>(o.seed), secs);
     return 0;
 }
@@ -713,19 +815,36 @@ Command add_gen_model(CLI::App &app) {
     auto o = std::make_shared<GenModelOptions>();
     CLI::App *sub = app.add_subcommand("gen-model", "write a random-weight test model");
     sub->footer(
-        "Writes a random-weight BitNet b1.58 model (architecture bitnet-b1.58, the official\n"
-        "2B4T file layout: I2_S or F32 BitLinear weights, tied F16 embedding) for tests and\n"
-        "benchmarks. Presets: tiny (128 hidden, 2 layers, 4/2 heads, FFN 384, ctx 512, like the\n"
-        "shared fixtures), small (512, 4 layers, 8/2 heads, FFN 1536, ctx 2048), 2b4t (2560, 30\n"
-        "layers, 20/5 heads, FFN 6912, ctx 4096, vocab 128256). Individual options override the\n"
-        "preset. The text it generates is gibberish; the same seed gives the same weights.");
+        "Writes a random-weight ternary model of architecture bitnet-b1.58 (the official 2B4T\n"
+        "layout), bitnet (1bitLLM) or llama (Llama3-8B-1.58, Falcon3-1.58bit): BitLinear weights\n"
+        "in I2_S, TQ2_0, TQ1_0 or F32 (the same trits and scales for one seed, so the ternary\n"
+        "files give identical logits), tied F16 embedding, tensor names from the architecture\n"
+        "table. I2_S/F32 need --n-embd, --n-ff and n-head x head-dim to be multiples of 128,\n"
+        "TQ2_0/TQ1_0 of 256. Presets (arch: hidden, layers, heads/KV heads x head dim, FFN, ctx,\n"
+        "vocab; * = guess, not in ternary-formats.md, from the public config.json):\n"
+        "  tiny                bitnet-b1.58: 128, 2, 4/2 x 32, 384, 512, byte (~760)\n"
+        "  small               bitnet-b1.58: 512, 4, 8/2 x 64, 1536, 2048, byte\n"
+        "  2b4t                bitnet-b1.58: 2560, 30, 20/5 x 128, 6912, 4096, 128256\n"
+        "  bitnet_b1_58-large  bitnet: 1536, 24, 16*/16* x 96*, 4096, 2048*, 32002*\n"
+        "  falcon3-1b          llama: 2048*, 18*, 8*/4* x 256, 8192*, 8192*, 131072*\n"
+        "  falcon3-3b          llama: 3072*, 22*, 12*/4* x 256, 9216*, 32768*, 131072*\n"
+        "  falcon3-7b          llama: 3072*, 28*, 12*/4* x 256, 23040*, 32768*, 131072*\n"
+        "  falcon3-10b         llama: 3072*, 40*, 12*/4* x 256, 23040*, 32768*, 131072*\n"
+        "  llama3-8b-1.58      llama: 4096, 32*, 32/8 x 128, 14336, 8192*, 128256*\n"
+        "Falcon3: RoPE base 1000042*, RMSNorm eps 1e-6*; bitnet_b1_58-large: RoPE base 10000*.\n"
+        "Large vocabularies are the byte vocabulary padded with unused tokens (Llama 3 special\n"
+        "tokens last), not the real tokenizers. Individual options override the preset. The text\n"
+        "it generates is gibberish; the same seed gives the same weights.");
     sub->add_option("-o,--out", o->out, "output GGUF file (parent directories are created)")
         ->required()
         ->type_name("OUT.gguf");
     sub->add_option("--preset", o->preset, "base hyper-parameters")
-        ->check(CLI::IsMember({"tiny", "small", "2b4t"}))
+        ->check(CLI::IsMember(kPresetNames))
         ->capture_default_str();
-    o->o_embd = sub->add_option("--n-embd", o->hp.n_embd, "hidden size (multiple of 128)")
+    sub->add_option("--arch", o->arch,
+                    "general.architecture (default: the preset's): bitnet-b1.58, bitnet, llama")
+        ->check(CLI::IsMember({"bitnet-b1.58", "bitnet-25", "bitnet", "llama"}));
+    o->o_embd = sub->add_option("--n-embd", o->hp.n_embd, "hidden size (multiple of 128; TQ: 256)")
                     ->check(CLI::Range(int64_t{128}, int64_t{65536}));
     o->o_layer = sub->add_option("--n-layer", o->hp.n_layer, "number of transformer blocks")
                      ->check(CLI::Range(int64_t{1}, int64_t{1024}));
@@ -734,15 +853,18 @@ Command add_gen_model(CLI::App &app) {
     o->o_head_kv =
         sub->add_option("--n-head-kv", o->hp.n_head_kv, "key/value heads (divides --n-head)")
             ->check(CLI::Range(int64_t{1}, int64_t{1024}));
-    o->o_ff = sub->add_option("--n-ff", o->hp.n_ff, "feed-forward size (multiple of 128)")
+    o->o_head_dim = sub->add_option("--head-dim", o->hp.head_dim,
+                                    "head dimension (default n_embd / n_head; Falcon3: 256)")
+                        ->check(CLI::Range(int64_t{2}, int64_t{1024}));
+    o->o_ff = sub->add_option("--n-ff", o->hp.n_ff, "feed-forward size (multiple of 128; TQ: 256)")
                   ->check(CLI::Range(int64_t{128}, int64_t{262144}));
     o->o_ctx = sub->add_option("--n-ctx", o->hp.n_ctx, "training context length")
                    ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
     o->o_rope =
         sub->add_option("--rope-base", o->hp.rope_base, "RoPE frequency base")->check(Positive);
     o->o_vocab = sub->add_option("--vocab", o->vocab,
-                                 "'byte': a small byte-level BPE vocabulary made here (2b4t pads "
-                                 "it to 128256 with the Llama 3 special ids); or a GGUF file "
+                                 "'byte': a small byte-level BPE vocabulary made here (padded to "
+                                 "the preset's size, Llama 3 special tokens last); or a GGUF file "
                                  "whose tokenizer.* keys are copied (e.g. "
                                  "../shared/fixtures/llama3-vocab.gguf)")
                      ->type_name("byte|FILE.gguf")
@@ -757,13 +879,14 @@ Command add_gen_model(CLI::App &app) {
                      ->capture_default_str();
     o->o_n_vocab = sub->add_option("--n-vocab", o->n_vocab,
                                    "pad the byte vocabulary to this many tokens, Llama 3 special "
-                                   "tokens last (0 = no padding; 2b4t: 128256)")
+                                   "tokens last (0 = no padding; default: the preset's "
+                                   "vocabulary size)")
                        ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
     sub->add_option("--weights", o->weights, "storage of the BitLinear weights")
-        ->check(CLI::IsMember({"i2s", "f32"}))
+        ->check(CLI::IsMember({"i2s", "tq2_0", "tq1_0", "f32"}))
         ->capture_default_str();
     sub->add_option("--seed", o->seed, "random seed")->capture_default_str();
-    sub->add_option("--name", o->name, "general.name (default bitnet-b1.58-<preset>-random)");
+    sub->add_option("--name", o->name, "general.name (default <arch>-<preset>-random)");
     sub->add_option("-t,--threads", o->threads, "threads drawing weights (0 = all cores)")
         ->check(CLI::Range(0, 1024))
         ->capture_default_str();

@@ -104,7 +104,13 @@ int run_info(const InfoOptions &o) {
     std::printf("  n_layer      %d\n", bitnet_model_n_layer(m));
     std::printf("  n_head       %d\n", n_head);
     std::printf("  n_head_kv    %d\n", bitnet_model_n_head_kv(m));
-    if (n_head > 0) std::printf("  head_dim     %d\n", n_embd / n_head);
+    // head_dim: attention.key_length when the file has it (Falcon3: 256 != n_embd / n_head).
+    std::string arch_name, key_len;
+    if (meta_get(m, "general.architecture", arch_name, o.model) &&
+        meta_get(m, arch_name + ".attention.key_length", key_len, o.model))
+        std::printf("  head_dim     %s\n", key_len.c_str());
+    else if (n_head > 0)
+        std::printf("  head_dim     %d\n", n_embd / n_head);
     std::printf("  n_params     %" PRIu64 " (%s)\n", bitnet_model_n_params(m),
                 format_count(bitnet_model_n_params(m)).c_str());
     std::printf("  size         %" PRIu64 " bytes (%s)\n", bitnet_model_size_bytes(m),
