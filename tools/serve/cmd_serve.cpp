@@ -16,7 +16,7 @@ Command add_serve(CLI::App &app) {
     cmd->add_option("--host", opt->host, "address to listen on (default 127.0.0.1: this machine only)");
     cmd->add_option("--port", opt->port, "TCP port (0: any free port, printed at start)")
         ->check(CLI::Range(0, 65535))->capture_default_str();
-    cmd->add_option("-c,--ctx-size", opt->n_ctx, "KV cache tokens per slot (0: min(training length, 4096))")
+    cmd->add_option("-c,--ctx-size", opt->n_ctx, "KV cache tokens in all, split evenly between the --parallel slots (0: min(training length, 4096))")
         ->check(CLI::Range(0u, 1u << 24));
     cmd->add_option("-t,--threads", opt->n_threads, "worker threads per slot (0: physical cores)")
         ->check(CLI::Range(0, 1024));
