@@ -90,6 +90,23 @@ check "metrics text" '[ $STATUS = 200 ] && grep -q "^bitnet_generated_tokens_tot
 # chat page
 STATUS=$(curl -s -o "$TMP/page" -w '%{http_code}' "$URL/")
 check "chat page" '[ $STATUS = 200 ] && grep -q "/v1/chat/completions" "$TMP/page"'
+# embeddings (MEAN pooling, L2-normalised): the OpenAI shape; identical inputs give identical
+# unit vectors, a text alone equals the same text in a list, another text differs
+req POST /v1/embeddings '{"model":"m","input":["hello world","other text","hello world"]}'
+cp "$TMP/body" "$TMP/emb3"
+req POST /v1/embeddings '{"model":"m","input":"hello world"}'
+check "embeddings: shape, unit length, identical inputs, alone == in a list" '"$PY" - "$TMP/emb3" "$TMP/body" <<"PYEOF"
+import json, math, sys
+many, one = (json.load(open(f)) for f in sys.argv[1:3])
+v = [d["embedding"] for d in many["data"]]
+assert many["object"] == "list" and [d["index"] for d in many["data"]] == [0, 1, 2]
+assert all(d["object"] == "embedding" for d in many["data"]) and len(set(map(len, v))) == 1 and len(v[0]) > 1
+assert many["usage"]["prompt_tokens"] == many["usage"]["total_tokens"] > 3
+assert all(abs(math.sqrt(sum(x * x for x in e)) - 1) < 1e-5 for e in v)
+assert v[0] == v[2] and v[0] != v[1] and one["data"][0]["embedding"] == v[0]
+PYEOF'
+req POST /v1/embeddings '{"input":[1,2]}'
+check "embeddings: non-string input -> 400" '[ $STATUS = 400 ]'
 
 # ---- slot choice: a prompt that extends one slot's cache goes to that slot (2 slots) ----
 reused() { curl -s "${AUTH[@]}" "$URL/metrics" | sed -n 's/^bitnet_prompt_tokens_reused_total //p'; }
@@ -174,7 +191,7 @@ done <<TABLE
 400|POST|/detokenize|{"tokens":[-5]}
 400|POST|/detokenize|{"tokens":"abc"}
 404|GET|/v1/nothing-here|
-404|POST|/v1/embeddings|{"input":"x"}
+400|POST|/v1/embeddings|{"input":{"a":1}}
 TABLE
 # A large JSON body within --max-body-kib is accepted (cpp-httplib's 8 KiB cap applies to
 # form-encoded bodies only, and the 413 then says so).
@@ -231,6 +248,16 @@ req POST /v1/completions "$LONG"; T2=$(cat "$TMP/body" | "$PY" -c "import json,s
 R1=$(reused)
 check "prefix reuse: cached prompt tokens not recomputed ($R0 -> $R1)" '[ "$R1" -gt "$R0" ]'
 check "prefix reuse: same text as from scratch" '[ "$T1" = "$T2" ]'
+# partial reuse: a prompt that shares only a prefix with the cached tokens keeps that prefix
+OTHER='{"prompt":"The quick brown fox sat down on the","max_tokens":6,"temperature":0}'
+text_of() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['choices'][0]['text'])" "$TMP/body"; }
+req POST /v1/completions "$OTHER"; T3=$(text_of)
+req POST /v1/completions "$LONG"
+R2=$(reused)
+req POST /v1/completions "$OTHER"; T4=$(text_of)
+R3=$(reused)
+check "partial prefix reuse: shared prefix not recomputed ($R2 -> $R3)" '[ "$R3" -gt "$R2" ]'
+check "partial prefix reuse: same text" '[ "$T3" = "$T4" ]'
 
 stop_server
 check "second server: exit 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'

@@ -25,7 +25,7 @@ private:
 };
 
 const char *kRouteNames[] = {"chat_completions", "completions", "models", "health",
-                             "metrics", "tokenize", "detokenize", "page"};
+                             "metrics", "tokenize", "detokenize", "page", "embeddings"};
 
 }  // namespace
 

@@ -48,6 +48,7 @@ void wait_for_stop_signal(const sigset_t &set, double exit_after_s) {
 
 App::~App() {
     scheduler_.reset();
+    bitnet_context_free(embd_ctx_);
     bitnet_model_free(model_);
 }
 
@@ -67,6 +68,14 @@ bool App::load() {
     } catch (const std::exception &e) {
         std::fprintf(stderr, "bitnet serve: %s\n", e.what());
         return false;
+    }
+    if (opt_.embeddings) {
+        std::string error;
+        std::lock_guard<std::mutex> lock(embd_mutex_);
+        if (!embeddings_context(error)) {
+            std::fprintf(stderr, "bitnet serve: embeddings context: %s\n", error.c_str());
+            return false;
+        }
     }
     model_name_ = opt_.alias.empty() ? file_stem(opt_.model_path) : opt_.alias;
     created_ = (long long)std::time(nullptr);
