@@ -49,7 +49,7 @@ private:
     // embeddings.cpp
     void handle_embeddings(const httplib::Request &req, httplib::Response &res);
     bool embeddings_context(std::string &error);  // embd_mutex_ held
-    bool embed_one(const std::string &text, nlohmann::json &out, int32_t &n_tokens, ApiError &err);
+    bool embed_one(const std::string &text, bool base64, nlohmann::json &out, int32_t &n_tokens, ApiError &err);
 
     ServerOptions opt_;
     httplib::Server http_;

@@ -1,9 +1,11 @@
-// POST /v1/embeddings (OpenAI shape: `input` a string or a list of strings, answer a list of
-// {"object":"embedding","index","embedding"} with usage). Runs on its own context with
+// POST /v1/embeddings (OpenAI shape: `input` a string or a list of strings, `encoding_format`
+// float or base64, answer a list of {"object":"embedding","index","embedding"} with usage). Runs on its own context with
 // embeddings = 1 (pooling MEAN by default, --pooling; L2-normalised), created at start with
 // --embeddings or on the first request, and used by one request at a time: embeddings are one
 // prefill per input, which does not mix with the generation slots' batches (those contexts
 // output logits).
+#include <cstring>
+
 #include "app.h"
 #include "responses.h"
 
@@ -28,6 +30,25 @@ bool read_inputs(const json &body, std::vector<std::string> &inputs) {
     return true;
 }
 
+// encoding_format "base64" (what the openai clients ask for by default): the float32 values,
+// little-endian, base64-encoded (RFC 4648 with padding).
+std::string base64_floats(const std::vector<float> &v) {
+    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string bytes(v.size() * sizeof(float), '\0');
+    std::memcpy(bytes.data(), v.data(), bytes.size());  // x86-64/ARM64: already little-endian
+    std::string out;
+    for (size_t i = 0; i < bytes.size(); i += 3) {
+        uint32_t n = (uint32_t)(uint8_t)bytes[i] << 16;
+        if (i + 1 < bytes.size()) n |= (uint32_t)(uint8_t)bytes[i + 1] << 8;
+        if (i + 2 < bytes.size()) n |= (uint8_t)bytes[i + 2];
+        out += kAlphabet[(n >> 18) & 63];
+        out += kAlphabet[(n >> 12) & 63];
+        out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+        out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
+    }
+    return out;
+}
+
 }  // namespace
 
 bool App::embeddings_context(std::string &error) {
@@ -49,7 +70,7 @@ bool App::embeddings_context(std::string &error) {
 
 // One input: its tokens (with BOS) as sequence 0 of an emptied cache; the pooled vector, or
 // every token's vector for pooling NONE.
-bool App::embed_one(const std::string &text, json &out, int32_t &n_tokens, ApiError &err) {
+bool App::embed_one(const std::string &text, bool base64, json &out, int32_t &n_tokens, ApiError &err) {
     size_t n = 0;
     bitnet_tokenize(model_, text.data(), text.size(), 1, 1, nullptr, 0, &n);
     std::vector<int32_t> tokens(n);
@@ -84,11 +105,13 @@ bool App::embed_one(const std::string &text, json &out, int32_t &n_tokens, ApiEr
         for (int32_t i = 0; i < n_tokens; ++i) {
             const float *e = bitnet_get_embeddings_ith(embd_ctx_, i);
             if (!e) break;
-            out.push_back(std::vector<float>(e, e + n_embd));
+            std::vector<float> v(e, e + n_embd);
+            out.push_back(base64 ? json(base64_floats(v)) : json(v));
         }
         if (out.size() == (size_t)n_tokens) return true;
     } else if (const float *e = bitnet_get_embeddings_seq(embd_ctx_, 0)) {
-        out = std::vector<float>(e, e + n_embd);
+        std::vector<float> v(e, e + n_embd);
+        out = base64 ? json(base64_floats(v)) : json(v);
         return true;
     }
     err = make_error(500, "no embedding came out of the context", "server_error", "embedding_failed");
@@ -104,6 +127,13 @@ void App::handle_embeddings(const httplib::Request &req, httplib::Response &res)
                                    "invalid_request_error", "invalid_value"));
         return;
     }
+    auto fmt = body.find("encoding_format");
+    if (fmt != body.end() && !(fmt->is_string() && (*fmt == "float" || *fmt == "base64"))) {
+        send_error(res, make_error(400, "'encoding_format' must be \"float\" or \"base64\"",
+                                   "invalid_request_error", "invalid_value"));
+        return;
+    }
+    const bool base64 = fmt != body.end() && *fmt == "base64";
     std::lock_guard<std::mutex> lock(embd_mutex_);
     std::string error;
     if (!embeddings_context(error)) {
@@ -116,7 +146,7 @@ void App::handle_embeddings(const httplib::Request &req, httplib::Response &res)
         json vec;
         int32_t n = 0;
         ApiError err;
-        if (!embed_one(inputs[i], vec, n, err)) return send_error(res, err);
+        if (!embed_one(inputs[i], base64, vec, n, err)) return send_error(res, err);
         n_prompt += n;
         data.push_back({{"object", "embedding"}, {"index", i}, {"embedding", std::move(vec)}});
     }
