@@ -21,7 +21,7 @@ BAD_RC=$?
 check "not a model: exit 1 (got $BAD_RC)" '[ "$BAD_RC" = 1 ] && grep -q "GGUF" "$TMP/bad.err"'
 
 KEY=test-key-123
-start_server "$TMP/a" -m "$MODEL" -c 1024 -t 1 -np 2 --queue 4 --api-key "$KEY" \
+start_server "$TMP/a" -m "$MODEL" -c 2048 -t 1 -np 2 --queue 4 --api-key "$KEY" \
     --cors https://example.test --max-body-kib 64 --max-tokens 512 || exit 1
 AUTH=(-H "Authorization: Bearer $KEY")
 # req METHOD PATH [BODY] -> body in $TMP/body, status in $STATUS, headers in $TMP/hdr
@@ -205,8 +205,9 @@ req POST /v1/completions '{"prompt":"still alive","max_tokens":2,"temperature":0
 check "serves after malformed requests" '[ $STATUS = 200 ]'
 req GET /health; check "healthy after malformed requests" '[ $STATUS = 200 ]'
 
-# ---- a client that disconnects mid-stream frees its slot ----
-curl -sN -m 1 "${AUTH[@]}" "$URL/v1/completions" -d '{"prompt":"go","max_tokens":500,"temperature":1,"stream":true}' >/dev/null
+# ---- a client that disconnects mid-stream frees its slot (-c 2048: 1024 positions a slot, so
+# the 500 tokens outlast the 0.5 s client) ----
+curl -sN -m 0.5 "${AUTH[@]}" "$URL/v1/completions" -d '{"prompt":"go","max_tokens":500,"temperature":1,"stream":true}' >/dev/null
 freed=no
 for _ in $(seq 1 50); do
     req GET /metrics
@@ -225,7 +226,7 @@ check "SIGTERM: exit status 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'
 check "SIGTERM: running stream finished with [DONE]" 'grep -q "^data: \[DONE\]" "$TMP/term"'
 
 # ---- bounded queue: 1 slot, queue of 1 -> a third concurrent request gets 503 + Retry-After ----
-start_server "$TMP/b" -m "$MODEL" -c 1024 -t 1 -np 1 --queue 1 || exit 1
+start_server "$TMP/b" -m "$MODEL" -c 1024 -t 1 -np 1 --queue 1 --embeddings --pooling none || exit 1
 AUTH=()
 PIDS=()
 for i in 1 2 3; do
@@ -258,6 +259,15 @@ req POST /v1/completions "$OTHER"; T4=$(text_of)
 R3=$(reused)
 check "partial prefix reuse: shared prefix not recomputed ($R2 -> $R3)" '[ "$R3" -gt "$R2" ]'
 check "partial prefix reuse: same text" '[ "$T3" = "$T4" ]'
+# --pooling none (context made at start by --embeddings): one unit vector per prompt token
+req POST /v1/embeddings '{"input":"hello world"}'
+check "embeddings --pooling none: a unit vector per token" '"$PY" - "$TMP/body" <<"PYEOF"
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+rows = d["data"][0]["embedding"]
+assert len(rows) == d["usage"]["prompt_tokens"] > 1 and all(len(r) == len(rows[0]) > 1 for r in rows)
+assert all(abs(math.sqrt(sum(x * x for x in r)) - 1) < 1e-5 for r in rows) and rows[0] != rows[-1]
+PYEOF'
 
 stop_server
 check "second server: exit 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'
