@@ -22,7 +22,7 @@ const KEY = 'node-test-key';
 const watchdog = setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 240_000);
 
 function startServer() {
-  const child = spawn(bitnet, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '-c', '1024',
+  const child = spawn(bitnet, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '-c', '4096', // 1024 positions per slot
     '-t', '1', '-np', '4', '--api-key', KEY, '--exit-after', '230'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
