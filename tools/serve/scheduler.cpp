@@ -20,6 +20,11 @@ Scheduler::Scheduler(bitnet_model *model, int n_slots, const bitnet_context_para
     }
     n_ctx_slot_ = bitnet_context_n_ctx(ctx_) / (uint32_t)n_slots;
     if (params.n_batch > 0) n_batch_ = params.n_batch;
+    if (bitnet_batch_init(n_batch_ + n_slots, &batch_) != BITNET_OK) {
+        const std::string msg = bitnet_last_error_message();
+        bitnet_context_free(ctx_);
+        throw std::runtime_error("batch: " + msg);
+    }
     for (int i = 0; i < n_slots; ++i) {
         auto slot = std::make_unique<Slot>();
         slot->id = i;
@@ -30,6 +35,7 @@ Scheduler::Scheduler(bitnet_model *model, int n_slots, const bitnet_context_para
 
 Scheduler::~Scheduler() {
     shutdown(0);
+    bitnet_batch_free(&batch_);
     bitnet_context_free(ctx_);
 }
 
@@ -105,8 +111,6 @@ void Scheduler::dispatch_locked() {
 }
 
 void Scheduler::loop() {
-    bitnet_batch batch{};
-    if (bitnet_batch_init(n_batch_ + (int32_t)slots_.size(), &batch) != BITNET_OK) return;
     for (;;) {
         std::vector<std::pair<Slot *, std::shared_ptr<Task>>> admitted;
         {
@@ -122,9 +126,8 @@ void Scheduler::loop() {
             }
         }
         for (auto &[slot, task] : admitted) begin(*slot, task);
-        step(batch);
+        step(batch_);
     }
-    bitnet_batch_free(&batch);
 }
 
 void Scheduler::begin(Slot &slot, std::shared_ptr<Task> task) {
@@ -165,7 +168,7 @@ bool Scheduler::step(bitnet_batch &batch) {
         r->pending = -1;
         in_batch.push_back(s.get());
     }
-    const bool decoding = batch.n_tokens > 0;
+    const int32_t n_decode = batch.n_tokens;
     int32_t budget = std::max<int32_t>(1, n_batch_ - batch.n_tokens);
     for (auto &s : slots_) {  // chunked prefill of newly admitted slots
         SlotRun *r = s->run.get();
@@ -189,8 +192,7 @@ bool Scheduler::step(bitnet_batch &batch) {
     const auto us = (uint64_t)std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::steady_clock::now() - t0).count();
     // Time of a mixed step counts as prompt time when it carried prompt tokens.
-    ((size_t)batch.n_tokens > (decoding ? in_batch.size() : 0) ? metrics_.prompt_ms_x1000
-                                                               : metrics_.generate_ms_x1000) += us;
+    (batch.n_tokens > n_decode ? metrics_.prompt_ms_x1000 : metrics_.generate_ms_x1000) += us;
     for (Slot *s : in_batch) {
         SlotRun *r = s->run.get();
         if (st != BITNET_OK) {

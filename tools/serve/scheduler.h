@@ -79,6 +79,7 @@ private:
     uint32_t n_ctx_slot_ = 0;
     int32_t n_batch_ = 512;  // prompt + decode tokens per step at most (chunked prefill)
     std::vector<std::unique_ptr<Slot>> slots_;
+    bitnet_batch batch_{};   // reused by every step (scheduler thread only)
     std::thread thread_;
     size_t max_queue_;
     mutable std::mutex mutex_;
