@@ -205,6 +205,9 @@ req POST /v1/completions '{"prompt":"still alive","max_tokens":2,"temperature":0
 check "serves after malformed requests" '[ $STATUS = 200 ]'
 req GET /health; check "healthy after malformed requests" '[ $STATUS = 200 ]'
 
+# the reference for chunked prefill on the second server (-b 3)
+req POST /v1/completions '{"prompt":"The quick brown fox jumps over","max_tokens":6,"temperature":0}'
+TA=$(cat "$TMP/body" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['choices'][0]['text'])")
 # ---- a client that disconnects mid-stream frees its slot (-c 2048: 1024 positions a slot, so
 # the 500 tokens outlast the 0.5 s client) ----
 curl -sN -m 0.5 "${AUTH[@]}" "$URL/v1/completions" -d '{"prompt":"go","max_tokens":500,"temperature":1,"stream":true}' >/dev/null
@@ -226,7 +229,7 @@ check "SIGTERM: exit status 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'
 check "SIGTERM: running stream finished with [DONE]" 'grep -q "^data: \[DONE\]" "$TMP/term"'
 
 # ---- bounded queue: 1 slot, queue of 1 -> a third concurrent request gets 503 + Retry-After ----
-start_server "$TMP/b" -m "$MODEL" -c 1024 -t 1 -np 1 --queue 1 --embeddings --pooling none || exit 1
+start_server "$TMP/b" -m "$MODEL" -c 1024 -t 1 -np 1 -b 3 --queue 1 --embeddings --pooling none || exit 1
 AUTH=()
 PIDS=()
 for i in 1 2 3; do
@@ -249,6 +252,7 @@ req POST /v1/completions "$LONG"; T2=$(cat "$TMP/body" | "$PY" -c "import json,s
 R1=$(reused)
 check "prefix reuse: cached prompt tokens not recomputed ($R0 -> $R1)" '[ "$R1" -gt "$R0" ]'
 check "prefix reuse: same text as from scratch" '[ "$T1" = "$T2" ]'
+check "chunked prefill (-b 3) gives the text of a one-chunk prefill" '[ "$T1" = "$TA" ]'
 # partial reuse: a prompt that shares only a prefix with the cached tokens keeps that prefix
 OTHER='{"prompt":"The quick brown fox sat down on the","max_tokens":6,"temperature":0}'
 text_of() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['choices'][0]['text'])" "$TMP/body"; }

@@ -21,6 +21,9 @@ Command add_serve(CLI::App &app) {
         ->check(CLI::Range(0u, 1u << 24));
     cmd->add_option("-t,--threads", opt->n_threads, "threads of each batched decode (0: physical cores)")
         ->check(CLI::Range(0, 1024));
+    cmd->add_option("-b,--batch-size", opt->n_batch,
+                    "tokens per decode step at most: prompt chunks plus one per decoding slot (0: 512)")
+        ->check(CLI::Range(0, 1 << 16));
     cmd->add_option("--parallel", opt->n_slots, "slots: requests generated at the same time (also -np)")
         ->check(CLI::Range(1, 256))->capture_default_str();
     cmd->add_option("--queue", opt->max_queue, "requests that may wait for a slot; more get 503")

@@ -62,6 +62,7 @@ bool App::load() {
     bitnet_context_params cp = bitnet_context_default_params();
     cp.n_ctx = opt_.n_ctx;
     cp.n_threads = opt_.n_threads;
+    cp.n_batch = opt_.n_batch;
     cp.kv_type = opt_.kv_type;
     try {
         scheduler_ = std::make_unique<Scheduler>(model_, opt_.n_slots, cp, opt_.max_queue);

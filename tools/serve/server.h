@@ -25,6 +25,7 @@ struct ServerOptions {
     size_t max_queue = 16;             // waiting requests beyond busy slots; then 503
     uint32_t n_ctx = 0;                // in all, split evenly per slot; 0 = library default
     int n_threads = 0;                 // 0 = library default
+    int n_batch = 0;                   // tokens per decode step at most; 0 = 512
     bool embeddings = false;           // create the /v1/embeddings context at start
     int pooling = 1;                   // bitnet_pooling_type of /v1/embeddings (MEAN)
     int kv_type = 0;                   // bitnet_kv_type
