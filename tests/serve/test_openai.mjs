@@ -1,7 +1,8 @@
 // `bitnet serve` with the official openai npm client (4.x): chat and completions, streaming and
 // not; concurrent streams at temperature 0 give exactly the text each gives alone; a client that
 // aborts mid-stream frees its slot; errors arrive as the SDK's typed errors; /metrics passes a
-// strict Prometheus text-format check. Starts its own server on a free loopback port.
+// strict Prometheus text-format check; embeddings are unit vectors, equal for equal texts.
+// Starts its own server on a free loopback port.
 // Usage: node test_openai.mjs path/to/bitnet model.gguf
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -21,7 +22,7 @@ const KEY = 'node-test-key';
 const watchdog = setTimeout(() => { console.error('FAIL: timed out'); process.exit(1); }, 240_000);
 
 function startServer() {
-  const child = spawn(bitnet, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '-c', '1024',
+  const child = spawn(bitnet, ['serve', '-m', model, '--host', '127.0.0.1', '--port', '0', '-c', '4096', // 1024 positions per slot
     '-t', '1', '-np', '4', '--api-key', KEY, '--exit-after', '230'], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let out = '';
@@ -121,6 +122,21 @@ async function main() {
     max_tokens: 12, temperature: 0, stream: true })) ctext += c.choices[0]?.text ?? '';
   assert.equal(ctext, comp.choices[0].text);
   ok('completions create + stream');
+
+  // Embeddings: identical inputs give identical unit vectors; a text alone equals it in a list.
+  // The SDK asks for base64 unless told otherwise, so this also checks base64 == float.
+  const emb = await client.embeddings.create({ model: 'bitnet', input: ['hello world', 'other text', 'hello world'] });
+  assert.equal(emb.object, 'list');
+  assert.deepEqual(emb.data.map((d) => d.index), [0, 1, 2]);
+  const vecs = emb.data.map((d) => d.embedding);
+  assert.ok(vecs[0].length > 1 && vecs.every((v) => v.length === vecs[0].length));
+  for (const v of vecs) assert.ok(Math.abs(Math.hypot(...v) - 1) < 1e-5, 'unit length');
+  assert.deepEqual(vecs[2], vecs[0]);
+  assert.notDeepEqual(vecs[1], vecs[0]);
+  assert.ok(emb.usage.prompt_tokens > 3 && emb.usage.total_tokens === emb.usage.prompt_tokens);
+  const alone = await client.embeddings.create({ model: 'bitnet', input: 'hello world', encoding_format: 'float' });
+  assert.deepEqual(alone.data[0].embedding, vecs[0]);
+  ok('embeddings.create');
 
   // 6 concurrent streams (4 slots + 2 queued) equal their solo answers.
   const prompts = ['one', 'two words', 'three little words', 'a fourth prompt', 'fifth', 'sixth and last'];

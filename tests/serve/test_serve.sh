@@ -21,7 +21,7 @@ BAD_RC=$?
 check "not a model: exit 1 (got $BAD_RC)" '[ "$BAD_RC" = 1 ] && grep -q "GGUF" "$TMP/bad.err"'
 
 KEY=test-key-123
-start_server "$TMP/a" -m "$MODEL" -c 1024 -t 1 -np 2 --queue 4 --api-key "$KEY" \
+start_server "$TMP/a" -m "$MODEL" -c 2048 -t 1 -np 2 --queue 4 --api-key "$KEY" \
     --cors https://example.test --max-body-kib 64 --max-tokens 512 || exit 1
 AUTH=(-H "Authorization: Bearer $KEY")
 # req METHOD PATH [BODY] -> body in $TMP/body, status in $STATUS, headers in $TMP/hdr
@@ -90,6 +90,23 @@ check "metrics text" '[ $STATUS = 200 ] && grep -q "^bitnet_generated_tokens_tot
 # chat page
 STATUS=$(curl -s -o "$TMP/page" -w '%{http_code}' "$URL/")
 check "chat page" '[ $STATUS = 200 ] && grep -q "/v1/chat/completions" "$TMP/page"'
+# embeddings (MEAN pooling, L2-normalised): the OpenAI shape; identical inputs give identical
+# unit vectors, a text alone equals the same text in a list, another text differs
+req POST /v1/embeddings '{"model":"m","input":["hello world","other text","hello world"]}'
+cp "$TMP/body" "$TMP/emb3"
+req POST /v1/embeddings '{"model":"m","input":"hello world"}'
+check "embeddings: shape, unit length, identical inputs, alone == in a list" '"$PY" - "$TMP/emb3" "$TMP/body" <<"PYEOF"
+import json, math, sys
+many, one = (json.load(open(f)) for f in sys.argv[1:3])
+v = [d["embedding"] for d in many["data"]]
+assert many["object"] == "list" and [d["index"] for d in many["data"]] == [0, 1, 2]
+assert all(d["object"] == "embedding" for d in many["data"]) and len(set(map(len, v))) == 1 and len(v[0]) > 1
+assert many["usage"]["prompt_tokens"] == many["usage"]["total_tokens"] > 3
+assert all(abs(math.sqrt(sum(x * x for x in e)) - 1) < 1e-5 for e in v)
+assert v[0] == v[2] and v[0] != v[1] and one["data"][0]["embedding"] == v[0]
+PYEOF'
+req POST /v1/embeddings '{"input":[1,2]}'
+check "embeddings: non-string input -> 400" '[ $STATUS = 400 ]'
 
 # ---- slot choice: a prompt that extends one slot's cache goes to that slot (2 slots) ----
 reused() { curl -s "${AUTH[@]}" "$URL/metrics" | sed -n 's/^bitnet_prompt_tokens_reused_total //p'; }
@@ -174,7 +191,7 @@ done <<TABLE
 400|POST|/detokenize|{"tokens":[-5]}
 400|POST|/detokenize|{"tokens":"abc"}
 404|GET|/v1/nothing-here|
-404|POST|/v1/embeddings|{"input":"x"}
+400|POST|/v1/embeddings|{"input":{"a":1}}
 TABLE
 # A large JSON body within --max-body-kib is accepted (cpp-httplib's 8 KiB cap applies to
 # form-encoded bodies only, and the 413 then says so).
@@ -188,8 +205,12 @@ req POST /v1/completions '{"prompt":"still alive","max_tokens":2,"temperature":0
 check "serves after malformed requests" '[ $STATUS = 200 ]'
 req GET /health; check "healthy after malformed requests" '[ $STATUS = 200 ]'
 
-# ---- a client that disconnects mid-stream frees its slot ----
-curl -sN -m 1 "${AUTH[@]}" "$URL/v1/completions" -d '{"prompt":"go","max_tokens":500,"temperature":1,"stream":true}' >/dev/null
+# the reference for chunked prefill on the second server (-b 3)
+req POST /v1/completions '{"prompt":"The quick brown fox jumps over","max_tokens":6,"temperature":0}'
+TA=$(cat "$TMP/body" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['choices'][0]['text'])")
+# ---- a client that disconnects mid-stream frees its slot (-c 2048: 1024 positions a slot, so
+# the 500 tokens outlast the 0.5 s client) ----
+curl -sN -m 0.5 "${AUTH[@]}" "$URL/v1/completions" -d '{"prompt":"go","max_tokens":500,"temperature":1,"stream":true}' >/dev/null
 freed=no
 for _ in $(seq 1 50); do
     req GET /metrics
@@ -208,7 +229,7 @@ check "SIGTERM: exit status 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'
 check "SIGTERM: running stream finished with [DONE]" 'grep -q "^data: \[DONE\]" "$TMP/term"'
 
 # ---- bounded queue: 1 slot, queue of 1 -> a third concurrent request gets 503 + Retry-After ----
-start_server "$TMP/b" -m "$MODEL" -c 1024 -t 1 -np 1 --queue 1 || exit 1
+start_server "$TMP/b" -m "$MODEL" -c 1024 -t 1 -np 1 -b 3 --queue 1 --embeddings --pooling none || exit 1
 AUTH=()
 PIDS=()
 for i in 1 2 3; do
@@ -231,6 +252,26 @@ req POST /v1/completions "$LONG"; T2=$(cat "$TMP/body" | "$PY" -c "import json,s
 R1=$(reused)
 check "prefix reuse: cached prompt tokens not recomputed ($R0 -> $R1)" '[ "$R1" -gt "$R0" ]'
 check "prefix reuse: same text as from scratch" '[ "$T1" = "$T2" ]'
+check "chunked prefill (-b 3) gives the text of a one-chunk prefill" '[ "$T1" = "$TA" ]'
+# partial reuse: a prompt that shares only a prefix with the cached tokens keeps that prefix
+OTHER='{"prompt":"The quick brown fox sat down on the","max_tokens":6,"temperature":0}'
+text_of() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['choices'][0]['text'])" "$TMP/body"; }
+req POST /v1/completions "$OTHER"; T3=$(text_of)
+req POST /v1/completions "$LONG"
+R2=$(reused)
+req POST /v1/completions "$OTHER"; T4=$(text_of)
+R3=$(reused)
+check "partial prefix reuse: shared prefix not recomputed ($R2 -> $R3)" '[ "$R3" -gt "$R2" ]'
+check "partial prefix reuse: same text" '[ "$T3" = "$T4" ]'
+# --pooling none (context made at start by --embeddings): one unit vector per prompt token
+req POST /v1/embeddings '{"input":"hello world"}'
+check "embeddings --pooling none: a unit vector per token" '"$PY" - "$TMP/body" <<"PYEOF"
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+rows = d["data"][0]["embedding"]
+assert len(rows) == d["usage"]["prompt_tokens"] > 1 and all(len(r) == len(rows[0]) > 1 for r in rows)
+assert all(abs(math.sqrt(sum(x * x for x in r)) - 1) < 1e-5 for r in rows) and rows[0] != rows[-1]
+PYEOF'
 
 stop_server
 check "second server: exit 0 (got $STOP_RC)" '[ "$STOP_RC" = 0 ]'

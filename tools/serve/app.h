@@ -4,10 +4,12 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include "bitnet.h"
 #include "request.h"
@@ -16,7 +18,7 @@
 
 namespace bitnet_serve {
 
-enum class Route { Chat, Completion, Models, Health, Metrics, Tokenize, Detokenize, Page, Count };
+enum class Route { Chat, Completion, Models, Health, Metrics, Tokenize, Detokenize, Page, Embeddings, Count };
 
 class App {
 public:
@@ -44,11 +46,17 @@ private:
     void respond_stream(httplib::Response &res, const std::shared_ptr<Task> &task,
                         const CompletionRequest &r, const std::string &id);
     bool serving(httplib::Response &res);  // 503 while loading or draining
+    // embeddings.cpp
+    void handle_embeddings(const httplib::Request &req, httplib::Response &res);
+    bool embeddings_context(std::string &error);  // embd_mutex_ held
+    bool embed_one(const std::string &text, bool base64, nlohmann::json &out, int32_t &n_tokens, ApiError &err);
 
     ServerOptions opt_;
     httplib::Server http_;
     bitnet_model *model_ = nullptr;
     std::unique_ptr<Scheduler> scheduler_;
+    bitnet_context *embd_ctx_ = nullptr;  // /v1/embeddings; guarded by embd_mutex_
+    std::mutex embd_mutex_;
     std::string model_name_;
     long long created_ = 0;
     std::atomic<bool> ready_{false}, draining_{false};

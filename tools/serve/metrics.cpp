@@ -25,7 +25,7 @@ private:
 };
 
 const char *kRouteNames[] = {"chat_completions", "completions", "models", "health",
-                             "metrics", "tokenize", "detokenize", "page"};
+                             "metrics", "tokenize", "detokenize", "page", "embeddings"};
 
 }  // namespace
 
@@ -52,13 +52,13 @@ void App::handle_metrics(httplib::Response &res) {
     e.sample("bitnet_generated_tokens_total", m.generated_tokens.load());
     const double prompt_s = (double)m.prompt_ms_x1000.load() / 1e6;
     const double gen_s = (double)m.generate_ms_x1000.load() / 1e6;
-    e.metric("bitnet_prompt_seconds_total", "counter", "Time spent in prompt processing (prefill).");
+    e.metric("bitnet_prompt_seconds_total", "counter", "Time of the decode steps that carried prompt tokens (prefill, with the decode tokens batched alongside).");
     e.sample("bitnet_prompt_seconds_total", prompt_s);
-    e.metric("bitnet_generation_seconds_total", "counter", "Time spent generating tokens (decode).");
+    e.metric("bitnet_generation_seconds_total", "counter", "Time of the decode steps without prompt tokens (all decoding slots in one step).");
     e.sample("bitnet_generation_seconds_total", gen_s);
-    e.metric("bitnet_prompt_tokens_per_second", "gauge", "Average prefill speed per slot so far.");
+    e.metric("bitnet_prompt_tokens_per_second", "gauge", "Prompt tokens per second of prefill steps so far.");
     e.sample("bitnet_prompt_tokens_per_second", prompt_s > 0 ? (double)m.prompt_tokens.load() / prompt_s : 0.0);
-    e.metric("bitnet_generation_tokens_per_second", "gauge", "Average decode speed per slot so far.");
+    e.metric("bitnet_generation_tokens_per_second", "gauge", "Generated tokens per second of decode steps so far (all slots together).");
     e.sample("bitnet_generation_tokens_per_second", gen_s > 0 ? (double)m.generated_tokens.load() / gen_s : 0.0);
     e.metric("bitnet_queue_length", "gauge", "Requests waiting for a slot.");
     e.sample("bitnet_queue_length", scheduler_->queue_length());

@@ -151,6 +151,12 @@ void App::install_routes() {
             handle_completion(req, res, Endpoint::Completion);
         });
     }
+    for (const char *path : {"/v1/embeddings", "/embeddings"}) {
+        http_.Post(path, [this, hit](const httplib::Request &req, httplib::Response &res) {
+            hit(Route::Embeddings);
+            handle_embeddings(req, res);
+        });
+    }
     http_.Post("/tokenize", [this, hit](const httplib::Request &req, httplib::Response &res) {
         hit(Route::Tokenize);
         handle_tokenize(req, res);

@@ -1,8 +1,12 @@
-// Slots and the request queue of `bitnet serve`. A slot owns one bitnet_context (its own KV
-// cache) and serves one task at a time; a bounded FIFO queue holds tasks until a slot is free,
-// which then goes to the idle slot whose cache its prompt extends (else the least recently used).
-// The seam for batched decoding later: a slot is already "a sequence with its state"; a
-// batched scheduler would step all busy slots in one decode call instead of one thread each.
+// Slots and the request queue of `bitnet serve`, with continuous batching: all slots share ONE
+// bitnet_context whose KV cache holds n_seq_max = n_slots sequences (slot i = sequence i, n_ctx
+// split evenly). One scheduler thread loops: admit queued tasks into idle slots (reusing the
+// longest common prefix of the slot's cached tokens), build one bitnet_batch with a chunk of
+// pending prompt tokens (prefill) plus the last sampled token of every decoding slot, call
+// bitnet_decode once, then sample every slot from its row (bitnet_get_logits_ith). A bounded
+// FIFO queue holds tasks until a slot is free; a task goes to the idle slot whose cache shares
+// the longest prefix with its prompt (else the least recently used). Source: llama-server's
+// slots and update loop (continuous batching).
 #pragma once
 
 #include <atomic>
@@ -15,6 +19,7 @@
 #include <vector>
 
 #include "bitnet.h"
+#include "slot_generate.h"
 #include "task.h"
 
 namespace bitnet_serve {
@@ -28,22 +33,20 @@ struct Metrics {
 };
 
 struct Slot {
-    int id = 0;
-    bitnet_context *ctx = nullptr;
-    std::vector<int32_t> cached;          // tokens whose keys/values are in ctx's KV cache
+    int id = 0;                           // also its sequence id in the shared context
+    std::vector<int32_t> cached;          // tokens whose keys/values are in sequence `id`
     std::shared_ptr<Task> current;        // assigned task; guarded by Scheduler::mutex_
-    bool abort_pending = false;           // guarded by Scheduler::mutex_
-    bool finishing = false;               // guarded by Scheduler::mutex_: ending its task
     uint64_t last_used = 0;               // guarded by Scheduler::mutex_: dispatch order
     std::atomic<uint32_t> kv_used{0};     // cached.size() after the last task (for /metrics)
-    std::thread worker;
+    std::unique_ptr<SlotRun> run;         // scheduler thread only: the task being generated
 };
 
 class Scheduler {
 public:
     enum class Submit { Ok, QueueFull, ShuttingDown };
 
-    // Creates n_slots contexts (throws std::runtime_error with the library's message).
+    // Creates the context with n_seq_max = n_slots (throws std::runtime_error with the
+    // library's message); params.n_ctx is the total, split evenly between the slots.
     Scheduler(bitnet_model *model, int n_slots, const bitnet_context_params &params,
               size_t max_queue);
     ~Scheduler();
@@ -51,14 +54,14 @@ public:
     Scheduler &operator=(const Scheduler &) = delete;
 
     Submit submit(const std::shared_ptr<Task> &task);
-    // Marks a task cancelled; a queued task is dropped, a running one aborted.
+    // Marks a task cancelled; a queued task is dropped, a running one ends at the next step.
     void cancel(const std::shared_ptr<Task> &task);
     // Refuses new tasks; waits up to grace_ms for queued and running tasks, then aborts the rest
-    // and joins the slot threads.
+    // and joins the scheduler thread.
     void shutdown(int grace_ms);
 
     int n_slots() const { return (int)slots_.size(); }
-    uint32_t n_ctx() const;
+    uint32_t n_ctx() const;  // positions per slot
     size_t queue_length() const;
     int slots_busy() const;
     uint64_t kv_cells_used() const;
@@ -66,17 +69,24 @@ public:
 
 private:
     void dispatch_locked();  // assigns queued tasks to idle slots; mutex_ held
-    void worker_loop(Slot &slot);
-    void run_task(Slot &slot, Task &task);
+    void loop();
+    void begin(Slot &slot, std::shared_ptr<Task> task);  // prefix reuse, sampler
+    bool step(bitnet_batch &batch);                       // one decode; false: nothing to do
+    void end(Slot &slot, TaskEvent last, bool drop_cache);
 
     bitnet_model *model_;
+    bitnet_context *ctx_ = nullptr;
+    uint32_t n_ctx_slot_ = 0;
+    int32_t n_batch_ = 512;  // prompt + decode tokens per step at most (chunked prefill)
     std::vector<std::unique_ptr<Slot>> slots_;
+    bitnet_batch batch_{};   // reused by every step (scheduler thread only)
+    std::thread thread_;
     size_t max_queue_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<std::shared_ptr<Task>> queue_;
     bool stopping_ = false;   // no new tasks
-    bool exiting_ = false;    // workers leave once the queue is empty
+    bool exiting_ = false;    // the scheduler thread leaves once no slot is busy
     uint64_t dispatched_ = 0; // tasks assigned so far (for least-recently-used slots)
     Metrics metrics_;
 };

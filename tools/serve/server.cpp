@@ -48,6 +48,7 @@ void wait_for_stop_signal(const sigset_t &set, double exit_after_s) {
 
 App::~App() {
     scheduler_.reset();
+    bitnet_context_free(embd_ctx_);
     bitnet_model_free(model_);
 }
 
@@ -61,12 +62,21 @@ bool App::load() {
     bitnet_context_params cp = bitnet_context_default_params();
     cp.n_ctx = opt_.n_ctx;
     cp.n_threads = opt_.n_threads;
+    cp.n_batch = opt_.n_batch;
     cp.kv_type = opt_.kv_type;
     try {
         scheduler_ = std::make_unique<Scheduler>(model_, opt_.n_slots, cp, opt_.max_queue);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "bitnet serve: %s\n", e.what());
         return false;
+    }
+    if (opt_.embeddings) {
+        std::string error;
+        std::lock_guard<std::mutex> lock(embd_mutex_);
+        if (!embeddings_context(error)) {
+            std::fprintf(stderr, "bitnet serve: embeddings context: %s\n", error.c_str());
+            return false;
+        }
     }
     model_name_ = opt_.alias.empty() ? file_stem(opt_.model_path) : opt_.alias;
     created_ = (long long)std::time(nullptr);

@@ -23,8 +23,11 @@ struct ServerOptions {
     int port = 8080;                   // 0: any free port (printed on stdout)
     int n_slots = 1;
     size_t max_queue = 16;             // waiting requests beyond busy slots; then 503
-    uint32_t n_ctx = 0;                // per slot; 0 = library default
-    int n_threads = 0;                 // per slot; 0 = library default
+    uint32_t n_ctx = 0;                // in all, split evenly per slot; 0 = library default
+    int n_threads = 0;                 // 0 = library default
+    int n_batch = 0;                   // tokens per decode step at most; 0 = 512
+    bool embeddings = false;           // create the /v1/embeddings context at start
+    int pooling = 1;                   // bitnet_pooling_type of /v1/embeddings (MEAN)
     int kv_type = 0;                   // bitnet_kv_type
     int lm_head_type = 0;              // bitnet_lm_head_type
     std::string api_key;               // empty: no authentication
