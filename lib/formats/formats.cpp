@@ -35,6 +35,15 @@ constexpr Traits kTQ2_0{TensorType::TQ2_0, "TQ2_0", 256, 66, ScaleKind::PerBlock
 constexpr Traits kI2_S{TensorType::I2_S, "I2_S", 128, 32, ScaleKind::PerTensor, true, false,
                        nullptr};
 
+std::string shape_str(const gguf::TensorInfo &t) {
+    std::string s = "{";
+    for (uint32_t i = 0; i < t.n_dims; ++i) {
+        if (i) s += ", ";
+        s += std::to_string(t.ne[i]);
+    }
+    return s + "}";
+}
+
 Matrix view(const gguf::TensorInfo &t) {
     Matrix m;
     m.name = t.name;
@@ -178,7 +187,7 @@ Matrix bind_ternary(gguf::File &f, const gguf::TensorInfo &t, const TernaryOptio
         case TensorType::F16: break;
         default:
             fail(BITNET_ERR_UNSUPPORTED,
-                 f.path() + ": tensor '" + t.name + "' " + t.shape_str() + " has type " +
+                 f.path() + ": tensor '" + t.name + "' " + shape_str(t) + " has type " +
                      traits(t.type).name +
                      ", which is not supported for a BitLinear weight (I2_S, TQ2_0, TQ1_0, F32 or "
                      "F16)");

@@ -101,7 +101,6 @@ struct TensorInfo {
     const uint8_t *data = nullptr; // points into the mapping, validated in range
 
     int64_t n_elements() const { return ne[0] * ne[1] * ne[2] * ne[3]; }
-    std::string shape_str() const;  // "{ne0, ne1, ...}" over the n_dims dimensions, for messages
 };
 
 class File {

@@ -135,15 +135,6 @@ uint64_t tensor_nbytes(TensorType t, const int64_t ne[4]) {
     return nbytes;
 }
 
-std::string TensorInfo::shape_str() const {
-    std::string s = "{";
-    for (uint32_t i = 0; i < n_dims; ++i) {
-        if (i) s += ", ";
-        s += std::to_string(ne[i]);
-    }
-    return s + "}";
-}
-
 bool Value::is_integer() const {
     switch (type) {
         case ValueType::UINT8:

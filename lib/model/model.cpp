@@ -16,6 +16,19 @@ namespace bitnet {
 
 using gguf::TensorType;
 
+namespace {
+
+std::string shape_str(const gguf::TensorInfo &t) {
+    std::string s = "{";
+    for (uint32_t i = 0; i < t.n_dims; ++i) {
+        if (i) s += ", ";
+        s += std::to_string(t.ne[i]);
+    }
+    return s + "}";
+}
+
+}  // namespace
+
 std::shared_ptr<const Model> Model::load(const std::string &path, const ModelOptions &opt) {
     const auto t0 = std::chrono::steady_clock::now();
     std::shared_ptr<Model> m(new Model());
@@ -41,7 +54,7 @@ const float *Model::norm(const std::string &name, int64_t n) {
     const gguf::TensorInfo *t = tensor(name, true);
     if (t->n_elements() != n || t->ne[0] != n) {
         fail(BITNET_ERR_BAD_FORMAT, file_->path() + ": tensor '" + name + "' has shape " +
-                                        t->shape_str() + ", expected {" + std::to_string(n) + "}");
+                                        shape_str(*t) + ", expected {" + std::to_string(n) + "}");
     }
     if (t->type == TensorType::F32) return reinterpret_cast<const float *>(t->data);
     if (t->type != TensorType::F16 && t->type != TensorType::BF16) {
@@ -59,7 +72,7 @@ namespace {
 void check_shape(const gguf::File &f, const gguf::TensorInfo &t, int64_t k, int64_t rows) {
     if (t.n_dims != 2 || t.ne[0] != k || t.ne[1] != rows) {
         fail(BITNET_ERR_BAD_FORMAT, f.path() + ": tensor '" + t.name + "' has shape " +
-                                        t.shape_str() + ", expected {" + std::to_string(k) + ", " +
+                                        shape_str(t) + ", expected {" + std::to_string(k) + ", " +
                                         std::to_string(rows) + "}");
     }
 }
