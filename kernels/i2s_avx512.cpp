@@ -14,6 +14,7 @@
 #endif
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/kernels_isa.h"
 
@@ -100,6 +101,67 @@ void rows(const I2sRows &w, int64_t k, int64_t n_rows, const int8_t *q, const in
     for (; r < n_rows; ++r) tile<1, NT>(w.row(r), step, bstride, k, q, qsum, out + r, ldo);
 }
 
+// Prefill/batched tile: NR weight rows x NT tokens, one accumulator per output (4 x 4 = 16
+// chains cover vpdpbusd's latency). The NT tokens' activations of a block are loaded once and
+// reused by all NR rows, and each row's codes are unpacked once for all NT tokens: 8 loads and
+// 4 unpacks feed 32 vpdpbusd, where the one-row tile needed 8 loads and 1 unpack for 8.
+template <int NR, int NT>
+void tile_gemm(const uint8_t *w, int64_t row_step, int64_t bstride, int64_t k, const int8_t *q,
+               const int32_t *qsum, int32_t *out, int64_t ldo) {
+    __m512i acc[NR][NT];
+    BITNET_UNROLL
+    for (int r = 0; r < NR; ++r) {
+        BITNET_UNROLL
+        for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_si512();
+    }
+    for (int64_t b = 0; b < k / kI2sBlock; ++b) {
+        __m512i qlo[NT], qhi[NT];
+        BITNET_UNROLL
+        for (int t = 0; t < NT; ++t) {
+            qlo[t] = load512(q + t * k + b * kI2sBlock);
+            qhi[t] = load512(q + t * k + b * kI2sBlock + 64);
+        }
+        BITNET_UNROLL
+        for (int r = 0; r < NR; ++r) {
+            __m512i c01, c23;
+            unpack_block(w + r * row_step + b * bstride, c01, c23);
+            BITNET_UNROLL
+            for (int t = 0; t < NT; ++t) {
+                acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], c01, qlo[t]);
+                acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], c23, qhi[t]);
+            }
+        }
+    }
+    BITNET_UNROLL
+    for (int r = 0; r < NR; ++r) {
+        BITNET_UNROLL
+        for (int t = 0; t < NT; ++t) out[t * ldo + r] = _mm512_reduce_add_epi32(acc[r][t]) - qsum[t];
+    }
+}
+
+// Tokens are taken in chunks whose activations stay in L2 (64 x k bytes: 160 KB at k = 2560,
+// 432 KB at 6912) while the NR rows' codes (NR x k / 4 bytes) stay in L1 across the chunk's
+// token groups; the weights are then streamed once per chunk, not once per 4 tokens.
+constexpr int64_t kGemmTokenChunk = 64;
+
+// Rows r .. r + NR - 1 against tokens c0 .. c1 - 1, four tokens at a time.
+template <int NR>
+void token_groups(const I2sRows &w, int64_t r, int64_t k, const int8_t *q, const int32_t *qsum,
+                  int64_t c0, int64_t c1, int32_t *out, int64_t ldo) {
+    const uint8_t *wr = w.row(r);
+    const int64_t step = w.row_step(), bstride = w.block_stride();
+    int64_t t = c0;
+    for (; t + 4 <= c1; t += 4) {
+        tile_gemm<NR, 4>(wr, step, bstride, k, q + t * k, qsum + t, out + t * ldo + r, ldo);
+    }
+    switch (c1 - t) {
+        case 3: tile_gemm<NR, 3>(wr, step, bstride, k, q + t * k, qsum + t, out + t * ldo + r, ldo); break;
+        case 2: tile_gemm<NR, 2>(wr, step, bstride, k, q + t * k, qsum + t, out + t * ldo + r, ldo); break;
+        case 1: tile_gemm<NR, 1>(wr, step, bstride, k, q + t * k, qsum + t, out + t * ldo + r, ldo); break;
+        default: break;
+    }
+}
+
 }  // namespace
 
 void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
@@ -112,18 +174,15 @@ void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const 
 void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
                    int64_t n_tok, int32_t *out, int64_t ldo) {
     const I2sRows wr{w, k / 4, il};
-    for (int64_t t0 = 0; t0 < n_tok; t0 += 4) {
-        const int nt = (int)std::min<int64_t>(4, n_tok - t0);
-        int32_t qsum[4];
-        for (int t = 0; t < nt; ++t) qsum[t] = sum_q(q + (t0 + t) * k, k);
-        const int8_t *qt = q + t0 * k;
-        int32_t *ot = out + t0 * ldo;
-        switch (nt) {
-            case 4: rows<1, 4>(wr, k, n_rows, qt, qsum, ot, ldo); break;
-            case 3: rows<1, 3>(wr, k, n_rows, qt, qsum, ot, ldo); break;
-            case 2: rows<1, 2>(wr, k, n_rows, qt, qsum, ot, ldo); break;
-            default: rows<1, 1>(wr, k, n_rows, qt, qsum, ot, ldo); break;
+    std::vector<int32_t> qsum((size_t)n_tok);
+    for (int64_t t = 0; t < n_tok; ++t) qsum[(size_t)t] = sum_q(q + t * k, k);
+    for (int64_t c0 = 0; c0 < n_tok; c0 += kGemmTokenChunk) {
+        const int64_t c1 = std::min(n_tok, c0 + kGemmTokenChunk);
+        int64_t r = 0;
+        for (; r + 4 <= n_rows && wr.in_one_group(r, 4); r += 4) {
+            token_groups<4>(wr, r, k, q, qsum.data(), c0, c1, out, ldo);
         }
+        for (; r < n_rows; ++r) token_groups<1>(wr, r, k, q, qsum.data(), c0, c1, out, ldo);
     }
 }
 

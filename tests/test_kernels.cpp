@@ -673,6 +673,28 @@ TEST_P(KernelIsa, GemmMatchesScalar) {
     }
 }
 
+// Prefill-sized token counts: the GEMM works through tokens in chunks (64 in the AVX-512
+// kernel) and groups of 4; 64, 67 and 133 cross those boundaries with and without tails, on
+// both layouts.
+TEST_P(KernelIsa, GemmManyTokensMatchesScalar) {
+    std::mt19937 rng(13);
+    for (int64_t k : {128, 2560}) {
+        for (int il : {1, 4}) {
+            const int64_t n_rows = 12;
+            const auto w = make_weights(k, n_rows, Codes::AnyByte, rng);
+            auto wl = w;
+            if (il == 4) i2s_interleave(wl.data(), k, n_rows, 4);
+            for (int64_t n_tok : {64, 67, 133}) {
+                const auto q = random_q(k * n_tok, rng);
+                std::vector<int32_t> want((size_t)(n_tok * n_rows), -5), got(want.size(), -5);
+                i2s_gemm_scalar(w.data(), k, n_rows, 1, q.data(), n_tok, want.data(), n_rows);
+                kt().i2s_gemm(wl.data(), k, n_rows, il, q.data(), n_tok, got.data(), n_rows);
+                ASSERT_EQ(got, want) << "k " << k << " il " << il << " n_tok " << n_tok;
+            }
+        }
+    }
+}
+
 // The layout with rows interleaved by 4 (what the loader makes of I2_S tensors): every SIMD
 // kernel on the interleaved bytes gives the scalar reference's results on the file's bytes.
 TEST_P(KernelIsa, InterleavedLayoutMatchesScalarOnFileLayout) {
