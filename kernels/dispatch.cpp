@@ -122,12 +122,12 @@ constexpr KernelTable kAvx2{Isa::Avx2,          detail::quantize_row_i8_avx2,
                             BITNET_AVX2_COMMON_KERNELS};
 constexpr KernelTable kAvx512{Isa::Avx512,           detail::quantize_row_i8_avx2,
                               detail::i2s_gemv_avx512, detail::i2s_gemm_avx512,
-                              detail::f16_gemv_avx2,   detail::f16_gemm_avx2,
+                              detail::f16_gemv_avx2,   detail::f16_gemm_avx512,
                               BITNET_AVX2_COMMON_KERNELS};
 #if defined(BITNET_AMX_KERNELS)
 constexpr KernelTable kAmx{Isa::Amx,               detail::quantize_row_i8_avx2,
                            detail::i2s_gemv_avx512, detail::i2s_gemm_amx,
-                           detail::f16_gemv_avx2,   detail::f16_gemm_avx2,
+                           detail::f16_gemv_avx2,   detail::f16_gemm_avx512,
                            BITNET_AVX2_COMMON_KERNELS};
 #endif
 #endif

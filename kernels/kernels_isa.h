@@ -239,12 +239,15 @@ void q4_gemm_avx2(const uint8_t *w, const float *scale, int64_t k, int64_t n_row
                   const float *x, int64_t n_tok, float *y, int64_t ldy);
 void q4_quantize_f16_avx2(const uint16_t *x, int64_t k, uint8_t *q, float *scale);
 
-// AVX-512 F/BW/VL/DQ + VNNI. Only I2_S has its own kernels; quantisation, F16, F32, Q8 and the
-// attention kernels (memory-bound or a negligible share of the time) reuse the AVX2 ones.
+// AVX-512 F/BW/VL/DQ + VNNI. I2_S has its own kernels, and the F16 GEMM (batched LM head,
+// grouped attention scores; bit-identical to the AVX2 one); quantisation, the F16 gemv, F32, Q8
+// and the other attention kernels (memory-bound or a small share of the time) reuse the AVX2 ones.
 void i2s_gemv_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
                    int32_t *out);
 void i2s_gemm_avx512(const uint8_t *w, int64_t k, int64_t n_rows, int il, const int8_t *q,
                      int64_t n_tok, int32_t *out, int64_t ldo);
+void f16_gemm_avx512(const uint16_t *w, int64_t k, int64_t n_rows, const float *x, int64_t n_tok,
+                     float *y, int64_t ldy);
 #endif
 
 // AMX-INT8 I2_S GEMM (i2s_amx_gemm.h). i2s_gemm_amx is the dispatched kernel (AVX-512 below a

@@ -1235,6 +1235,37 @@ GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(KernelIsa);
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
+// The AVX-512 F16 GEMM keeps the AVX2 kernels' summation order exactly (f16_avx512.cpp), so a
+// sequence's logits do not depend on the ISA's tile shapes or on the batch it is decoded in:
+// bit-identical to the AVX2 GEMM and, per token, to the AVX2 gemv.
+TEST(F16Avx512, BitIdenticalToAvx2GemmAndGemv) {
+    if (!isa_supported(Isa::Avx512) || !isa_supported(Isa::Avx2)) {
+        GTEST_SKIP() << "this CPU has no AVX-512 (F/BW/VL/DQ/VNNI): the kernel cannot run here";
+    }
+    const KernelTable &t512 = table(Isa::Avx512), &t2 = table(Isa::Avx2);
+    std::mt19937 rng(21);
+    for (int64_t k : {8, 13, 128, 2560, 2567}) {
+        for (int64_t n_rows : {1, 4, 7}) {
+            const auto w = random_f16((size_t)(k * n_rows), rng);
+            for (int64_t n_tok : {1, 2, 3, 8, 9, 17}) {
+                const auto x = random_f32((size_t)(k * n_tok), rng);
+                const int64_t ldy = n_rows + 1;
+                std::vector<float> a((size_t)(n_tok * ldy), 42.0f), b(a.size(), 42.0f);
+                t2.f16_gemm(w.data(), k, n_rows, x.data(), n_tok, a.data(), ldy);
+                t512.f16_gemm(w.data(), k, n_rows, x.data(), n_tok, b.data(), ldy);
+                ASSERT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)))
+                    << "k " << k << " rows " << n_rows << " n_tok " << n_tok;
+                for (int64_t j = 0; j < n_tok; ++j) {
+                    std::vector<float> g((size_t)n_rows);
+                    t2.f16_gemv(w.data(), k, n_rows, x.data() + j * k, g.data());
+                    ASSERT_EQ(0, std::memcmp(g.data(), b.data() + j * ldy, g.size() * sizeof(float)))
+                        << "gemv k " << k << " rows " << n_rows << " token " << j;
+                }
+            }
+        }
+    }
+}
+
 TEST(Dispatch, ScalarTable) {
     EXPECT_TRUE(isa_supported(Isa::Scalar));
     const KernelTable &t = table(Isa::Scalar);
