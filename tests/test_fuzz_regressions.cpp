@@ -18,7 +18,8 @@ using bitnet::fuzz::Finding;
 
 namespace {
 
-const fs::path kRegressions = fs::path(__FILE__).parent_path() / "fuzz" / "regressions";
+// From CMake, not __FILE__: ccache (base_dir) turns __FILE__ into a relative path.
+const fs::path kRegressions = fs::path(BITNET_TESTS_DIR) / "fuzz" / "regressions";
 
 std::vector<uint8_t> read_file(const fs::path &p) {
     std::ifstream f(p, std::ios::binary);
