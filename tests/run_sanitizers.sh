@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sanitizer runs of the test suite (see tests/sanitizers.md).
 #
-#   tests/run_sanitizers.sh address   build-asan: ASan + UBSan (+ LeakSanitizer), every ctest test
+#   tests/run_sanitizers.sh address   build-asan: ASan + UBSan (+ LeakSanitizer), every ctest test,
+#                                     then a load run of `bitnet serve` (tests/serve/load_asan.sh)
 #   tests/run_sanitizers.sh thread    build-tsan: TSan, the threading tests (TSAN_TESTS below)
 #   tests/run_sanitizers.sh all       both (default)
 #
@@ -33,9 +34,12 @@ configure_build() {  # dir sanitizer [targets...]
 if [[ $WHICH == address || $WHICH == all ]]; then
     echo "==> ASan + UBSan: build-asan, whole suite"
     configure_build "$ROOT/build-asan" address
-    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1 \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" --timeout 1200
+    ASAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
+              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+    env "${ASAN_ENV[@]}" ctest --test-dir "$ROOT/build-asan" --output-on-failure -j "$JOBS" --timeout 1200
+    echo "==> ASan + UBSan: bounded load run of bitnet serve (tests/serve/load_asan.sh)"
+    env "${ASAN_ENV[@]}" timeout 300 bash "$ROOT/tests/serve/load_asan.sh" "$ROOT/build-asan" \
+        "${BITNET_FIXTURES:-$ROOT/../shared/fixtures}"
 fi
 
 if [[ $WHICH == thread || $WHICH == all ]]; then
