@@ -307,6 +307,10 @@ BITNET_API int bitnet_model_add_bos(const bitnet_model *model);
  * Tokenizes UTF-8 text with the model's byte-level BPE vocabulary and the Llama 3 (`llama-bpe`)
  * pre-tokenizer regex (also used when `tokenizer.ggml.pre` is absent but the vocabulary is Llama
  * 3's, as in the official 2B4T file). Invalid UTF-8 bytes are tokenized as their byte tokens.
+ * A SentencePiece vocabulary (`tokenizer.ggml.model` = "llama", 1bitLLM/LLaMA 2) is encoded as
+ * SentencePiece's BPE does: spaces as U+2581, a leading space added (`add_space_prefix`, default
+ * on; again after each special token when parse_special is 1), highest-score merges, bytes
+ * without a piece as `<0xXX>` tokens; user-defined pieces are always kept whole.
  *
  * @param model           the model whose vocabulary is used.
  * @param text,text_len  input bytes.
@@ -341,7 +345,9 @@ BITNET_API bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet
                                                size_t *n_bytes_out);
 
 /**
- * Detokenizes a sequence: the concatenation of the pieces (see bitnet_token_to_piece). Not
+ * Detokenizes a sequence: the concatenation of the pieces (see bitnet_token_to_piece), except
+ * that with a SentencePiece vocabulary the leading space of the first piece that writes text is
+ * dropped (it is the added dummy prefix; SentencePieceProcessor::Decode does the same). Not
  * NUL-terminated. Same statuses as bitnet_token_to_piece, plus INVALID_ARGUMENT for NULL tokens
  * with n_tokens > 0.
  */
