@@ -378,21 +378,27 @@ void SpmTokenizer::append_piece(int32_t id, bool render_special, std::string &ou
     }
 }
 
-// SentencePieceProcessor::Decode: while nothing has been written, a piece's leading "▁" is the
-// dummy prefix and is dropped (control tokens such as BOS write nothing, so the piece after them
-// still counts as first). llama.cpp's detokenizer agrees except after a BOS it does not strip.
+// SentencePieceProcessor::Decode: the dummy prefix is the leading "▁" of the first piece that
+// writes text; it is dropped once, and only while nothing has been written (control tokens such
+// as BOS write nothing, so the piece after them still counts as first). llama.cpp's detokenizer
+// strips it too, except after a BOS.
 void SpmTokenizer::detokenize(const int32_t *ids, size_t n, bool render_special,
                               std::string &out) const {
     const size_t start = out.size();
+    bool expect_prefix = add_space_prefix_;
     for (size_t i = 0; i < n; ++i) {
         const int32_t id = ids[i];
-        if (add_space_prefix_ && out.size() == start && id >= 0 && id < n_vocab() &&
-            !type_is(types_[id], TokenType::CONTROL) && !type_is(types_[id], TokenType::BYTE) &&
-            !type_is(types_[id], TokenType::UNKNOWN) && tokens_[id].starts_with(kSpace)) {
-            const size_t before = out.size();
-            append_piece(id, render_special, out);
-            out.erase(before, 1);  // the space the leading "▁" became
-            continue;
+        if (id < 0 || id >= n_vocab()) continue;
+        const auto type = static_cast<TokenType>(types_[id]);
+        const bool text_piece =
+            type != TokenType::CONTROL && type != TokenType::UNKNOWN && type != TokenType::BYTE;
+        if (expect_prefix && text_piece && out.size() == start) {
+            expect_prefix = false;
+            if (tokens_[id].starts_with(kSpace)) {
+                append_piece(id, render_special, out);
+                out.erase(start, 1);  // the space the leading "▁" became
+                continue;
+            }
         }
         append_piece(id, render_special, out);
     }
