@@ -2,7 +2,9 @@
 // libsentencepiece-dev) as the independent truth: a small LLaMA-style BPE model (byte_fallback,
 // split_digits, dummy prefix, identity normalization) is trained in the test, and our encode and
 // decode must equal SentencePieceProcessor's Encode/Decode exactly on fixed and random strings.
-// A few rules are tested on a hand-made vocabulary as well, and the error checks.
+// A few rules are tested on a hand-made vocabulary as well, and the error checks. Then the
+// converter's tokenizer.model reader (against what libsentencepiece reads from the same file) and
+// a generated 1bitLLM-layout checkpoint converted and loaded: its tokenizer = SentencePiece.
 #include <gtest/gtest.h>
 
 #include <sentencepiece_processor.h>
@@ -16,7 +18,11 @@
 
 #include <unistd.h>
 
+#include "bitnet.h"
 #include "common/error.h"
+#include "convert/convert.h"
+#include "convert/hf_generate.h"
+#include "convert/spm_model.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 
@@ -420,6 +426,196 @@ TEST(SpmVsSentencePiece, InvalidUtf8) {
     EXPECT_NE(std::find(ours.begin(), ours.end(), ff), ours.end());
     EXPECT_NE(std::find(ours.begin(), ours.end(), c3), ours.end());
     EXPECT_EQ(detok(*t.tok, ours), bad);
+}
+
+// ---- tokenizer.model reader and the converter ---------------------------------------------------
+
+std::string file_bytes(const fs::path &p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+int32_t sp_type(const sentencepiece::SentencePieceProcessor &sp, int id) {
+    return sp.IsUnknown(id) ? 2 : sp.IsControl(id) ? 3 : sp.IsUnused(id) ? 5 : sp.IsByte(id) ? 6 : 1;
+}
+
+TEST(SpmModelFile, ReadsWhatSentencePieceReads) {
+    const Trained &t = trained();
+    const convert::SpmModel m = convert::read_spm_model((t.dir / "spm.model").string());
+    ASSERT_EQ(m.pieces.size(), static_cast<size_t>(t.sp.GetPieceSize()));
+    int user_defined = 0;
+    for (int id = 0; id < t.sp.GetPieceSize(); ++id) {
+        ASSERT_EQ(m.pieces[id].text, t.sp.IdToPiece(id)) << id;
+        ASSERT_EQ(m.pieces[id].score, t.sp.GetScore(id)) << id;
+        const int32_t want = sp_type(t.sp, id);
+        if (m.pieces[id].type == 4) {  // the processor reports user-defined pieces as normal
+            ++user_defined;
+            ASSERT_EQ(want, 1);
+        } else {
+            ASSERT_EQ(m.pieces[id].type, want) << id;
+        }
+    }
+    EXPECT_EQ(user_defined, 2);  // <tool>, @@
+    EXPECT_EQ(m.model_type, 2);
+    EXPECT_TRUE(m.byte_fallback);
+    EXPECT_EQ(m.unk_id, t.sp.unk_id());
+    EXPECT_EQ(m.bos_id, t.sp.bos_id());
+    EXPECT_EQ(m.eos_id, t.sp.eos_id());
+    EXPECT_EQ(m.pad_id, -1);
+    EXPECT_EQ(m.normalizer_name, "identity");
+    EXPECT_FALSE(m.has_charsmap);
+    EXPECT_TRUE(m.add_dummy_prefix);
+    EXPECT_FALSE(m.remove_extra_whitespaces);
+
+    // The writer (used by gen-hf): what it writes, SentencePiece loads and encodes identically.
+    const std::string written = convert::serialize_spm_model(m);
+    sentencepiece::SentencePieceProcessor again;
+    ASSERT_TRUE(again.LoadFromSerializedProto(written).ok());
+    for (const std::string &s : fixed_strings()) EXPECT_EQ(again.EncodeAsIds(s), t.sp.EncodeAsIds(s));
+    const auto back = convert::parse_spm_model(reinterpret_cast<const uint8_t *>(written.data()),
+                                               written.size(), "written");
+    EXPECT_EQ(back.pieces.size(), m.pieces.size());
+}
+
+TEST(SpmModelFile, MalformedInputFailsCleanly) {
+    const Trained &t = trained();
+    const std::string bytes = file_bytes(t.dir / "spm.model");
+    auto status = [](const std::string &b) {
+        return status_of([&] {
+            convert::parse_spm_model(reinterpret_cast<const uint8_t *>(b.data()), b.size(), "x.model");
+        });
+    };
+    EXPECT_EQ(status(bytes), BITNET_OK);
+    // Every truncation either parses (cut between fields) or fails with BAD_FORMAT.
+    int rejected = 0;
+    for (size_t n = 0; n < bytes.size(); n += 3) {
+        const bitnet_status st = status(bytes.substr(0, n));
+        ASSERT_TRUE(st == BITNET_OK || st == BITNET_ERR_BAD_FORMAT) << n;
+        rejected += st == BITNET_ERR_BAD_FORMAT;
+    }
+    EXPECT_GT(rejected, 0);
+    const std::string cases[] = {
+        std::string("\x0A\xFF\xFF\xFF\xFF\x0F", 6),            // length past the end
+        std::string("\x0B", 1),                                   // wire type 3 (group)
+        std::string("\x08\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF\x01", 12),  // 11-byte varint
+        std::string("\x00\x01", 2),                               // field number 0
+        std::string("\x08\x01", 2),                               // pieces as a varint
+        std::string("\x1A\x00", 2),                               // no pieces at all
+        std::string("\x0A\x02\x0A\x00", 4),                       // an empty piece
+        std::string("\x0A\x05\x0A\x01" "a\x18\x09", 7),            // piece type 9
+        std::string("\x0A\x08\x0A\x01" "a\x15\x00\x00\xC0\x7F", 10),  // NaN score
+        std::string("\x0A\x03\x0A\x01" "a\x12\x03\xC8\x02\x05", 10),  // bos_id 5, 1 piece
+    };
+    for (const std::string &c : cases) EXPECT_EQ(status(c), BITNET_ERR_BAD_FORMAT) << shown(c);
+    // A piece with the wrong wire type for its text.
+    EXPECT_EQ(status(std::string("\x0A\x02\x08\x01", 4)), BITNET_ERR_BAD_FORMAT);
+    EXPECT_EQ(status_of([] { convert::read_spm_model("/nonexistent/tokenizer.model"); }), BITNET_ERR_IO);
+}
+
+struct ConvertedSpm {
+    fs::path hf, gguf;
+};
+
+// A 1bitLLM-layout checkpoint whose tokenizer is the trained model plus added tokens, converted.
+const ConvertedSpm &converted() {
+    static const ConvertedSpm c = [] {
+        const Trained &t = trained();
+        ConvertedSpm r{t.dir / "hf-1bitllm", t.dir / "1bitllm.gguf"};
+        const fs::path tok = t.dir / "tokenizer-files";
+        fs::create_directories(tok);
+        fs::copy_file(t.dir / "spm.model", tok / "tokenizer.model", fs::copy_options::overwrite_existing);
+        std::ofstream(tok / "added_tokens.json") << R"({"<pad>": 600, "<extra>": 601})";
+        std::ofstream(tok / "tokenizer_config.json")
+            << R"({"add_bos_token": true, "add_eos_token": false, "bos_token": "<s>",
+                  "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+                  "added_tokens_decoder": {"1": {"content": "<s>", "special": true},
+                                           "602": {"content": "<|end|>", "special": true}}})";
+        convert::HfGenerateOptions g = convert::hf_preset_1bitllm_tiny();
+        g.n_vocab = 608;
+        g.tokenizer_from = tok.string();
+        convert::generate_hf_checkpoint(r.hf.string(), g);
+        convert::convert_hf(r.hf.string(), r.gguf.string(), {}, nullptr);
+        return r;
+    }();
+    return c;
+}
+
+TEST(SpmConvert, WritesTheSentencePieceVocabulary) {
+    const Trained &t = trained();
+    const auto f = gguf::File::open(converted().gguf.string());
+    auto value = [&](const char *key) -> const gguf::Value & {
+        const gguf::Value *v = f->find(key);
+        if (!v) throw std::runtime_error(std::string("missing ") + key);
+        return *v;
+    };
+    EXPECT_EQ(value("general.architecture").str, "bitnet");
+    EXPECT_EQ(value("tokenizer.ggml.model").str, "llama");
+    EXPECT_EQ(value("tokenizer.ggml.pre").str, "default");
+    EXPECT_TRUE(value("tokenizer.ggml.add_space_prefix").b);
+    EXPECT_TRUE(value("tokenizer.ggml.add_bos_token").b);
+    EXPECT_EQ(value("tokenizer.ggml.bos_token_id").u64, 1u);
+    EXPECT_EQ(value("tokenizer.ggml.eos_token_id").u64, 2u);
+    EXPECT_EQ(value("tokenizer.ggml.unknown_token_id").u64, 0u);
+    EXPECT_EQ(value("tokenizer.ggml.padding_token_id").u64, 600u);
+    EXPECT_EQ(f->find("tokenizer.ggml.merges"), nullptr);
+    const auto &tokens = value("tokenizer.ggml.tokens").arr;
+    const auto &scores = value("tokenizer.ggml.scores").arr;
+    const auto &types = value("tokenizer.ggml.token_type").arr;
+    ASSERT_EQ(tokens.size(), 608u);
+    ASSERT_EQ(scores.size(), 608u);
+    ASSERT_EQ(types.size(), 608u);
+    for (int id = 0; id < 600; ++id) {
+        ASSERT_EQ(tokens[id].str, t.sp.IdToPiece(id));
+        ASSERT_EQ(static_cast<float>(scores[id].f64), t.sp.GetScore(id));
+        const int64_t want = t.sp.IdToPiece(id) == "<tool>" || t.sp.IdToPiece(id) == "@@" ? 4 : sp_type(t.sp, id);
+        ASSERT_EQ(types[id].i64, want) << id;
+    }
+    const std::tuple<int, const char *, int64_t> added[] = {
+        {600, "<pad>", 4}, {601, "<extra>", 4}, {602, "<|end|>", 3}, {603, "[PAD603]", 5}, {607, "[PAD607]", 5}};
+    for (const auto &[id, text, type] : added) {
+        EXPECT_EQ(tokens[id].str, text);
+        EXPECT_EQ(types[id].i64, type);
+        EXPECT_EQ(scores[id].f64, -1000.0);
+    }
+}
+
+TEST(SpmConvert, LoadedModelTokenizesLikeSentencePiece) {
+    const Trained &t = trained();
+    bitnet_model *model = nullptr;
+    ASSERT_EQ(bitnet_model_load(converted().gguf.string().c_str(), nullptr, &model), BITNET_OK)
+        << bitnet_last_error_message();
+    auto strings = fixed_strings();
+    for (auto &s : random_strings(500)) strings.push_back(std::move(s));
+    for (const std::string &s : strings) {
+        std::vector<bitnet_token> got(s.size() + 8);
+        size_t n = 0;
+        ASSERT_EQ(bitnet_tokenize(model, s.data(), s.size(), 1, 0, got.data(), got.size(), &n), BITNET_OK);
+        got.resize(n);
+        std::vector<int> want = {t.sp.bos_id()};
+        for (int id : t.sp.EncodeAsIds(s)) want.push_back(id);
+        ASSERT_EQ(std::vector<int>(got.begin(), got.end()), want) << "text '" << shown(s) << "'";
+        std::string text(s.size() + 16, '\0');
+        size_t bytes = 0;
+        ASSERT_EQ(bitnet_detokenize(model, got.data(), got.size(), 0, text.data(), text.size(), &bytes), BITNET_OK);
+        text.resize(bytes);
+        ASSERT_EQ(text, t.sp.DecodeIds(want)) << "text '" << shown(s) << "'";
+    }
+    // An added special token is parsed as one token with parse_special.
+    bitnet_token ids[16];
+    size_t n = 0;
+    ASSERT_EQ(bitnet_tokenize(model, "<|end|>", 7, 0, 1, ids, 16, &n), BITNET_OK);
+    EXPECT_EQ(n, 1u);
+    EXPECT_EQ(ids[0], 602);
+    // The converted weights run: one evaluation gives finite logits.
+    bitnet_context *ctx = nullptr;
+    ASSERT_EQ(bitnet_context_new(model, nullptr, &ctx), BITNET_OK) << bitnet_last_error_message();
+    const bitnet_token prompt[] = {1, 100, 200};
+    ASSERT_EQ(bitnet_eval(ctx, prompt, 3, BITNET_LOGITS_LAST), BITNET_OK) << bitnet_last_error_message();
+    const float *logits = bitnet_get_logits(ctx, -1);
+    ASSERT_NE(logits, nullptr);
+    for (int i = 0; i < 608; ++i) ASSERT_TRUE(std::isfinite(logits[i]));
+    bitnet_context_free(ctx);
+    bitnet_model_free(model);
 }
 
 }  // namespace
