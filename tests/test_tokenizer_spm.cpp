@@ -428,6 +428,40 @@ TEST(SpmVsSentencePiece, InvalidUtf8) {
     EXPECT_EQ(detok(*t.tok, ours), bad);
 }
 
+// Random bytes (invalid UTF-8 included): ids in range, no control or unknown token without
+// parse_special, and decoding gives the input back, with U+2581 read as a space (SentencePiece's
+// own rule: the input "▁" is the space symbol).
+TEST(SpmVsSentencePiece, RandomBytesRoundTrip) {
+    const Trained &t = trained();
+    std::mt19937 rng(5);
+    const std::string pool[] = {"a", "t", "he", " ", "  ", "\n", "\xE2\x96\x81", "\xE2\x96", "\x81",
+                                "\xC3", "\xA9", "\xF0\x9F", "\xFF", "<s>", "<tool>", "@", "0", "日"};
+    for (int i = 0; i < 2000; ++i) {
+        std::string s;
+        for (int j = static_cast<int>(rng() % 20); j > 0; --j) {
+            if (rng() % 3 == 0)
+                s += static_cast<char>(rng() & 0xFF);
+            else
+                s += pool[rng() % std::size(pool)];
+        }
+        const Ids ids = t.tok->tokenize(s, false, false);
+        for (int32_t id : ids) {
+            ASSERT_TRUE(id >= 0 && id < t.tok->n_vocab());
+            ASSERT_FALSE(t.sp.IsControl(id) || t.sp.IsUnknown(id)) << shown(s);
+        }
+        std::string want;
+        for (size_t k = 0; k < s.size();) {
+            if (s.compare(k, 3, "\xE2\x96\x81") == 0) {
+                want += ' ';
+                k += 3;
+            } else {
+                want += s[k++];
+            }
+        }
+        ASSERT_EQ(detok(*t.tok, ids), want) << shown(s);
+    }
+}
+
 // ---- tokenizer.model reader and the converter ---------------------------------------------------
 
 std::string file_bytes(const fs::path &p) {
