@@ -205,8 +205,9 @@ BITNET_API bitnet_model_params bitnet_model_default_params(void);
  * load, losslessly; a TQ tensor whose blocks have different scales keeps them, exactly -- with
  * every activation quantised per token (W1.58A8), or F32/F16 (float products); embeddings and
  * LM head in F16, BF16, F32, Q8_0, Q6_K or Q4_0 (a head other than F16/F32 is dequantised to F16
- * at load); a byte-level BPE vocabulary (`tokenizer.ggml.model` = "gpt2"). Every offset, size and
- * count in the file is validated before use; hyper-parameters come from the metadata.
+ * at load); a byte-level BPE vocabulary (`tokenizer.ggml.model` = "gpt2") or a SentencePiece
+ * one ("llama": pieces, `tokenizer.ggml.scores`, token types). Every offset, size and count in
+ * the file is validated before use; hyper-parameters come from the metadata.
  *
  * @param path    NUL-terminated file path.
  * @param params  NULL for defaults, or parameters from bitnet_model_default_params().
@@ -307,6 +308,10 @@ BITNET_API int bitnet_model_add_bos(const bitnet_model *model);
  * Tokenizes UTF-8 text with the model's byte-level BPE vocabulary and the Llama 3 (`llama-bpe`)
  * pre-tokenizer regex (also used when `tokenizer.ggml.pre` is absent but the vocabulary is Llama
  * 3's, as in the official 2B4T file). Invalid UTF-8 bytes are tokenized as their byte tokens.
+ * A SentencePiece vocabulary (`tokenizer.ggml.model` = "llama", 1bitLLM/LLaMA 2) is encoded as
+ * SentencePiece's BPE does: spaces as U+2581, a leading space added (`add_space_prefix`, default
+ * on; again after each special token when parse_special is 1), highest-score merges, bytes
+ * without a piece as `<0xXX>` tokens; user-defined pieces are always kept whole.
  *
  * @param model           the model whose vocabulary is used.
  * @param text,text_len  input bytes.
@@ -341,7 +346,9 @@ BITNET_API bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet
                                                size_t *n_bytes_out);
 
 /**
- * Detokenizes a sequence: the concatenation of the pieces (see bitnet_token_to_piece). Not
+ * Detokenizes a sequence: the concatenation of the pieces (see bitnet_token_to_piece), except
+ * that with a SentencePiece vocabulary the leading space of the first piece that writes text is
+ * dropped (it is the added dummy prefix; SentencePieceProcessor::Decode does the same). Not
  * NUL-terminated. Same statuses as bitnet_token_to_piece, plus INVALID_ARGUMENT for NULL tokens
  * with n_tokens > 0.
  */
@@ -968,8 +975,10 @@ BITNET_API bitnet_convert_params bitnet_convert_default_params(void);
  * Reads `config.json`, the weights (`model.safetensors`, or the shards listed in
  * `model.safetensors.index.json`; dtypes BF16/F16/F32/U8/I8, mapped, every header field
  * validated), `tokenizer.json` (byte-level BPE with the Llama 3 pre-tokenizer, merges as
- * "a b" strings or [a, b] pairs) and, where present, `tokenizer_config.json`,
- * `special_tokens_map.json`, `generation_config.json`. Families (docs: ternary-formats.md
+ * "a b" strings or [a, b] pairs) or, when there is no byte-level tokenizer.json, a SentencePiece
+ * BPE `tokenizer.model` (written as `tokenizer.ggml.model` "llama" with scores, token types,
+ * `added_tokens.json` entries and [PAD<i>] up to vocab_size) and, where present,
+ * `tokenizer_config.json`, `special_tokens_map.json`, `generation_config.json`. Families (docs: ternary-formats.md
  * sections 1.4-1.5, 3, 4 in the project's shared reference):
  *  - `BitNetForCausalLM` (microsoft/bitnet-b1.58-2B-4T): packed uint8 weights with
  *    `weight_scale` (autobitlinear: real weight = trit x weight_scale), or the `-bf16` master
@@ -977,7 +986,8 @@ BITNET_API bitnet_convert_params bitnet_convert_default_params(void);
  *  - `LlamaForCausalLM` with `quantization_config.quant_method` "bitnet" (Llama3-8B-1.58,
  *    Falcon3-1.58bit; bitlinear: real weight = trit / weight_scale) -> architecture `llama`,
  *    Q/K rows permuted as llama.cpp's converter does, `output.weight` when the head is untied;
- *  - `BitnetForCausalLM` (1bitLLM latent weights, absmean) -> architecture `bitnet`.
+ *  - `BitnetForCausalLM` (1bitLLM latent weights, absmean; SentencePiece tokenizer) ->
+ *    architecture `bitnet`.
  * Packed checkpoints convert losslessly (the GGUF holds the same real weights; TQ types store
  * the scale as F16). The output is written through "<dst_path>.part" and renamed at the end,
  * streaming tensor by tensor (memory near the largest tensor, not the model).
@@ -992,7 +1002,8 @@ BITNET_API bitnet_convert_params bitnet_convert_default_params(void);
  *         BITNET_ERR_BAD_FORMAT (malformed safetensors header or JSON, a missing or mistyped
  *         config field, missing tensors, wrong dtypes or shapes; the message names the file and
  *         the field or tensor); BITNET_ERR_UNSUPPORTED (another architecture, quantisation
- *         method, tokenizer or pre-tokenizer, RoPE scaling, a row length the chosen type cannot
+ *         method, tokenizer or pre-tokenizer (also a unigram SentencePiece model or one whose
+ *         normalizer rewrites text), RoPE scaling, a row length the chosen type cannot
  *         hold, e.g. TQ1_0/TQ2_0 need multiples of 256); BITNET_ERR_ABORTED;
  *         BITNET_ERR_OUT_OF_MEMORY.
  * Thread-safe (conversions of different files may run concurrently).

@@ -215,15 +215,13 @@ bitnet_status bitnet_tokenize(const bitnet_model *model, const char *text, size_
     });
 }
 
-bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token,
-                                    int render_special, char *buf, size_t buf_size,
-                                    size_t *n_bytes_out) {
-    return bitnet_detokenize(model, &token, 1, render_special, buf, buf_size, n_bytes_out);
-}
+namespace {
 
-bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
-                                size_t n_tokens, int render_special, char *buf, size_t buf_size,
-                                size_t *n_bytes_out) {
+// token_to_piece (one token, no sequence rules) and detokenize (the whole sequence: a
+// SentencePiece vocabulary drops the dummy-prefix space of the first piece).
+bitnet_status detokenize_impl(const bitnet_model *model, const bitnet_token *tokens,
+                              size_t n_tokens, int render_special, char *buf, size_t buf_size,
+                              size_t *n_bytes_out, bool sequence) {
     return guarded([&]() -> bitnet_status {
         if (!model || !n_bytes_out) {
             return invalid("bitnet_detokenize: model and n_bytes_out must not be NULL");
@@ -239,10 +237,28 @@ bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *t
                                " is outside the vocabulary [0, " + std::to_string(tok.n_vocab()) +
                                ")");
             }
-            tok.append_piece(tokens[i], render_special != 0, out);
         }
+        if (sequence)
+            tok.detokenize(tokens, n_tokens, render_special != 0, out);
+        else
+            for (size_t i = 0; i < n_tokens; ++i) tok.append_piece(tokens[i], render_special != 0, out);
         return copy_out(out, buf, buf_size, n_bytes_out, false);
     });
+}
+
+}  // namespace
+
+bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token,
+                                    int render_special, char *buf, size_t buf_size,
+                                    size_t *n_bytes_out) {
+    return detokenize_impl(model, &token, 1, render_special, buf, buf_size, n_bytes_out, false);
+}
+
+bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
+                                size_t n_tokens, int render_special, char *buf, size_t buf_size,
+                                size_t *n_bytes_out) {
+    return detokenize_impl(model, tokens, n_tokens, render_special, buf, buf_size, n_bytes_out,
+                           true);
 }
 
 /* ---- context ---- */

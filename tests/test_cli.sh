@@ -280,6 +280,13 @@ else
 fi
 expect_ok "gen-hf sharded" "$BITNET" gen-hf -o "$TMP/hf" --shards 2
 expect_ok "convert generated checkpoint" "$BITNET" convert -q "$TMP/hf" -o "$TMP/hf.gguf" --type tq1_0 --embd-type q8_0
+# 1bitLLM layout: BF16 latent weights and a minimal SentencePiece tokenizer.model (<unk> <s> </s>,
+# the 256 <0xXX> pieces at ids 3..258, "▁" at 259): "hi there" is BOS, then ▁ h i ▁ t h e r e.
+expect_ok "gen-hf 1bitllm layout" "$BITNET" gen-hf -o "$TMP/hf1" --layout 1bitllm
+expect_ok "convert 1bitllm checkpoint" "$BITNET" convert -q "$TMP/hf1" -o "$TMP/hf1.gguf"
+expect_ok "1bitllm model tokenizes" "$BITNET" tokenize -m "$TMP/hf1.gguf" -p "hi there"
+[ "$(cat "$TMP/out")" = "1,259,107,108,259,119,107,104,117,104" ] && pass "1bitllm: SentencePiece ids" ||
+    failed "1bitllm ids: $(cat "$TMP/out")"
 expect_fail "convert missing folder" "$BITNET" convert "$TMP/nope" -o "$TMP/bad.gguf"
 expect_fail "convert unknown type" "$BITNET" convert "$TMP/hf" -o "$TMP/bad.gguf" --type q4_0
 expect_fail "quantize to a type the rows cannot hold" "$BITNET" quantize "$I2S" "$TMP/bad.gguf" --type tq1_0

@@ -98,6 +98,8 @@ TEST(FuzzRegressions, SafetensorsSeeds) {
             EXPECT_NO_THROW(bitnet::convert::SafetensorsFile::from_memory(bytes.data() + 1, bytes.size() - 1, name));
         } else if (mode == 1) {
             EXPECT_NO_THROW(bitnet::convert::parse_hf_config(bitnet::convert::JsonFile::parse(text, name)));
+        } else if (mode == 0xFF) {
+            EXPECT_NO_THROW(bitnet::convert::parse_spm_model(bytes.data() + 1, bytes.size() - 1, name));
         }
     }
 }

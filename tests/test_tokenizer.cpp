@@ -188,8 +188,10 @@ TEST(TokenizerSynthetic, EndOfGeneration) {
 
 TEST(TokenizerSynthetic, Errors) {
     auto d = synthetic();
-    d.model = "llama";
+    d.model = "bert";
     EXPECT_EQ(status_of([&] { Tokenizer::from_data(d); }), BITNET_ERR_UNSUPPORTED);
+    d.model = "llama";  // SentencePiece, which needs one score per token
+    EXPECT_EQ(status_of([&] { Tokenizer::from_data(d); }), BITNET_ERR_BAD_FORMAT);
     d = synthetic("qwen2");
     EXPECT_EQ(status_of([&] { Tokenizer::from_data(d); }), BITNET_ERR_UNSUPPORTED);
     for (int32_t bad : {int32_t{kSynthVocab}, int32_t{-5}}) {
@@ -611,7 +613,9 @@ TEST(TokenizerLoad, FromGgufErrors) {
         return status_of([&] { Tokenizer::from_gguf(f); });
     };
     const auto nothing = [](gguf::Writer &) {};
-    EXPECT_EQ(status(*tokenizer_gguf(nothing, "llama")), BITNET_ERR_UNSUPPORTED);
+    EXPECT_EQ(status(*tokenizer_gguf(nothing, "bert")), BITNET_ERR_UNSUPPORTED);
+    // SentencePiece: tokenizer.ggml.scores is required.
+    EXPECT_EQ(status(*tokenizer_gguf(nothing, "llama")), BITNET_ERR_BAD_FORMAT);
     EXPECT_EQ(status(*tokenizer_gguf(nothing, "gpt2", kSynthVocab)), BITNET_ERR_BAD_FORMAT);
     EXPECT_EQ(status(*tokenizer_gguf(nothing, "gpt2", 0xFFFFFFFFu)), BITNET_ERR_BAD_FORMAT);
     EXPECT_EQ(status(*tokenizer_gguf([](gguf::Writer &w) {

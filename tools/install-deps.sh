@@ -3,6 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config libopenblas-dev libhwloc-dev libpcre2-dev
       libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev libcpp-httplib-dev
+      libsentencepiece-dev sentencepiece
       python3 python3-numpy python3-setuptools python3-wheel python3-venv clang libclang-rt-14-dev doxygen nodejs npm
       g++-aarch64-linux-gnu qemu-user curl
       chromium nginx)  # chromium: the chat page test (tests/serve); nginx: the two-replica test

@@ -2,6 +2,7 @@
 #include "convert/hf_generate.h"
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 
 #include "common/error.h"
 #include "convert/safetensors_writer.h"
+#include "convert/spm_model.h"
 
 namespace bitnet::convert {
 namespace {
@@ -89,7 +91,43 @@ void write_json(const fs::path &p, const json &j) {
     if (!out) fail(BITNET_ERR_IO, p.string() + ": write failed");
 }
 
+// A minimal LLaMA-style SentencePiece model: everything is encoded by byte fallback except "▁".
+SpmModel minimal_spm_model() {
+    SpmModel m;
+    m.model_type = 2;
+    m.byte_fallback = true;
+    m.normalizer_name = "identity";
+    m.remove_extra_whitespaces = false;
+    m.pieces = {{"<unk>", 0, 2}, {"<s>", 0, 3}, {"</s>", 0, 3}};
+    for (int b = 0; b < 256; ++b) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "<0x%02X>", b);
+        m.pieces.push_back({buf, 0, 6});
+    }
+    m.pieces.push_back({"\xE2\x96\x81", -1, 1});
+    return m;
+}
+
+void write_spm_tokenizer(const fs::path &dir, const HfGenerateOptions &o) {
+    const fs::path from = o.tokenizer_from.empty() ? fs::path() : fs::path(o.tokenizer_from);
+    if (!from.empty() && fs::exists(from / "tokenizer.model")) {
+        for (const char *f : {"tokenizer.model", "added_tokens.json", "tokenizer_config.json",
+                              "special_tokens_map.json"}) {
+            if (fs::exists(from / f)) fs::copy_file(from / f, dir / f, fs::copy_options::overwrite_existing);
+        }
+        return;
+    }
+    if (!from.empty()) fail(BITNET_ERR_INVALID_ARGUMENT, "gen-hf: " + from.string() + " has no tokenizer.model");
+    const std::string bytes = serialize_spm_model(minimal_spm_model());
+    std::ofstream out(dir / "tokenizer.model", std::ios::binary);
+    out.write(bytes.data(), (std::streamsize)bytes.size());
+    if (!out) fail(BITNET_ERR_IO, (dir / "tokenizer.model").string() + ": write failed");
+    write_json(dir / "tokenizer_config.json", {{"add_bos_token", true}, {"add_eos_token", false},
+                                               {"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}});
+}
+
 void write_tokenizer(const fs::path &dir, const HfGenerateOptions &o) {
+    if (o.layout == "1bitllm") return write_spm_tokenizer(dir, o);
     if (!o.tokenizer_from.empty()) {
         for (const char *f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"}) {
             const fs::path src = fs::path(o.tokenizer_from) / f;
@@ -127,11 +165,22 @@ HfGenerateOptions hf_preset_2b4t() {
     return o;
 }
 
+HfGenerateOptions hf_preset_1bitllm_tiny() {
+    HfGenerateOptions o;
+    o.layout = "1bitllm";
+    o.n_head_kv = o.n_head;  // 1bitLLM has no GQA
+    o.n_vocab = 1024;
+    return o;
+}
+
 void generate_hf_checkpoint(const std::string &dir_s, const HfGenerateOptions &o) {
     const fs::path dir(dir_s);
     fs::create_directories(dir);
     if (o.shards < 1 || o.n_vocab < 512 || o.n_head % o.n_head_kv != 0 || o.n_embd % o.n_head != 0)
         fail(BITNET_ERR_INVALID_ARGUMENT, "gen-hf: inconsistent sizes");
+    if (o.layout != "2b4t" && o.layout != "1bitllm")
+        fail(BITNET_ERR_INVALID_ARGUMENT, "gen-hf: unknown layout '" + o.layout + "'");
+    const bool onebit = o.layout == "1bitllm";
     std::vector<SafetensorsWriter> shards((size_t)o.shards);
     json weight_map = json::object();
     size_t next = 0;
@@ -149,6 +198,10 @@ void generate_hf_checkpoint(const std::string &dir_s, const HfGenerateOptions &o
         put(name, "BF16", shape, n, chunked(n, splitmix64(seed), [base, amp](uint64_t &r, uint8_t *p, size_t k) { fill_bf16(r, p, k, base, amp); }));
     };
     auto proj = [&](const std::string &name, int64_t rows, int64_t cols) {
+        if (onebit) {  // full-precision latent weights, ternarised by the converter
+            bf16(name + ".weight", {(uint64_t)rows, (uint64_t)cols}, 0.0f, 0.05f);
+            return;
+        }
         const uint64_t n = (uint64_t)rows / 4 * (uint64_t)cols;
         put(name + ".weight", "U8", {(uint64_t)rows / 4, (uint64_t)cols}, n, chunked(n, splitmix64(seed), fill_packed));
         const float scale = 1.0f / std::sqrt((float)cols * 0.65f);
@@ -164,8 +217,8 @@ void generate_hf_checkpoint(const std::string &dir_s, const HfGenerateOptions &o
         const std::string l = "model.layers." + std::to_string(il) + ".";
         bf16(l + "input_layernorm.weight", {(uint64_t)o.n_embd}, 1.0f, 0.1f);
         bf16(l + "post_attention_layernorm.weight", {(uint64_t)o.n_embd}, 1.0f, 0.1f);
-        bf16(l + "self_attn.attn_sub_norm.weight", {(uint64_t)o.n_embd}, 1.0f, 0.1f);
-        bf16(l + "mlp.ffn_sub_norm.weight", {(uint64_t)o.n_ff}, 1.0f, 0.1f);
+        bf16(l + (onebit ? "self_attn.inner_attn_ln.weight" : "self_attn.attn_sub_norm.weight"), {(uint64_t)o.n_embd}, 1.0f, 0.1f);
+        bf16(l + (onebit ? "mlp.ffn_layernorm.weight" : "mlp.ffn_sub_norm.weight"), {(uint64_t)o.n_ff}, 1.0f, 0.1f);
         proj(l + "self_attn.q_proj", o.n_embd, o.n_embd);
         proj(l + "self_attn.k_proj", kv, o.n_embd);
         proj(l + "self_attn.v_proj", kv, o.n_embd);
@@ -181,6 +234,27 @@ void generate_hf_checkpoint(const std::string &dir_s, const HfGenerateOptions &o
                             .string());
     if (shards.size() > 1) write_json(dir / "model.safetensors.index.json", {{"metadata", json::object()}, {"weight_map", weight_map}});
     json c;
+    if (onebit) {
+        c["architectures"] = {"BitnetForCausalLM"};
+        c["model_type"] = "llama";
+        c["hidden_act"] = "silu";
+        c["hidden_size"] = o.n_embd;
+        c["intermediate_size"] = o.n_ff;
+        c["num_hidden_layers"] = o.n_layer;
+        c["num_attention_heads"] = o.n_head;
+        c["num_key_value_heads"] = o.n_head_kv;
+        c["max_position_embeddings"] = 2048;
+        c["rms_norm_eps"] = 1e-5;
+        c["rope_theta"] = 10000.0;
+        c["vocab_size"] = o.n_vocab;
+        c["bos_token_id"] = 1;
+        c["eos_token_id"] = 2;
+        c["tie_word_embeddings"] = true;
+        c["torch_dtype"] = "bfloat16";
+        write_json(dir / "config.json", c);
+        write_tokenizer(dir, o);
+        return;
+    }
     c["architectures"] = {"BitNetForCausalLM"};
     c["model_type"] = "bitnet";
     c["hidden_act"] = "relu2";

@@ -141,8 +141,10 @@ std::optional<uint32_t> special_id(const JsonFile &f, const std::string &field,
     return it->second;
 }
 
-void read_specials(const std::string &dir, const HfConfig &cfg, GgufVocab &v,
-                   const std::unordered_map<std::string, uint32_t> &ids) {
+}  // namespace
+
+void read_special_tokens(const std::string &dir, const HfConfig &cfg, GgufVocab &v,
+                         const std::unordered_map<std::string, uint32_t> &ids) {
     const auto tc = JsonFile::read_optional((fs::path(dir) / "tokenizer_config.json").string());
     const auto sm = JsonFile::read_optional((fs::path(dir) / "special_tokens_map.json").string());
     const auto gc = JsonFile::read_optional((fs::path(dir) / "generation_config.json").string());
@@ -198,6 +200,19 @@ void read_specials(const std::string &dir, const HfConfig &cfg, GgufVocab &v,
     }
 }
 
+namespace {
+
+// A SentencePiece tokenizer.model with no byte-level BPE tokenizer.json beside it (HF writes
+// SentencePiece vocabularies into tokenizer.json as BPE with byte_fallback).
+bool use_sentencepiece(const std::string &dir) {
+    if (!fs::exists(fs::path(dir) / "tokenizer.model")) return false;
+    const auto tj = JsonFile::read_optional((fs::path(dir) / "tokenizer.json").string());
+    if (!tj) return true;
+    const json &model = tj->doc.contains("model") ? tj->doc["model"] : json();
+    return model.is_object() && model.contains("byte_fallback") &&
+           model["byte_fallback"].is_boolean() && model["byte_fallback"].get<bool>();
+}
+
 }  // namespace
 
 GgufVocab parse_hf_tokenizer_json(const JsonFile &f, const HfConfig &config) {
@@ -209,12 +224,13 @@ GgufVocab parse_hf_tokenizer_json(const JsonFile &f, const HfConfig &config) {
 }
 
 GgufVocab read_hf_tokenizer(const std::string &dir, const HfConfig &config) {
+    if (use_sentencepiece(dir)) return read_spm_tokenizer(dir, config);
     const JsonFile f = JsonFile::read((fs::path(dir) / "tokenizer.json").string());
     GgufVocab v;
     std::unordered_map<std::string, uint32_t> ids;
     read_vocab(f, config, v, ids);
     v.pre = recognise_pre(f);
-    read_specials(dir, config, v, ids);
+    read_special_tokens(dir, config, v, ids);
     return v;
 }
 
@@ -223,7 +239,12 @@ void write_vocab(gguf::Writer &w, const GgufVocab &v) {
     w.add_string("tokenizer.ggml.pre", v.pre);
     w.add_string_array("tokenizer.ggml.tokens", v.tokens);
     w.add_i32_array("tokenizer.ggml.token_type", v.types);
-    w.add_string_array("tokenizer.ggml.merges", v.merges);
+    if (v.model == "llama") {
+        w.add_f32_array("tokenizer.ggml.scores", v.scores);
+        if (v.add_space_prefix) w.add_bool("tokenizer.ggml.add_space_prefix", *v.add_space_prefix);
+    } else {
+        w.add_string_array("tokenizer.ggml.merges", v.merges);
+    }
     if (v.bos) w.add_u32("tokenizer.ggml.bos_token_id", *v.bos);
     if (v.eos) w.add_u32("tokenizer.ggml.eos_token_id", *v.eos);
     if (v.unk) w.add_u32("tokenizer.ggml.unknown_token_id", *v.unk);

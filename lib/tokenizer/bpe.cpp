@@ -135,7 +135,7 @@ void BpeTokenizer::validate_and_select(const TokenizerData &data) {
     if (data.model != "gpt2")
         fail(BITNET_ERR_UNSUPPORTED,
              "tokenizer.ggml.model: unsupported tokenizer model '" + data.model +
-                 "' (only 'gpt2', byte-level BPE, is supported)");
+                 "' (supported: 'gpt2', byte-level BPE, and 'llama', SentencePiece)");
     if (tokens_.empty()) fail(BITNET_ERR_BAD_FORMAT, "tokenizer.ggml.tokens: empty vocabulary");
     if (tokens_.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
         fail(BITNET_ERR_BAD_FORMAT, "tokenizer.ggml.tokens: too many tokens");
@@ -385,6 +385,7 @@ void BpeTokenizer::append_piece(int32_t id, bool render_special, std::string &ou
 }  // namespace tokenizer_detail
 
 std::unique_ptr<Tokenizer> Tokenizer::from_data(TokenizerData data) {
+    if (data.model == "llama") return tokenizer_detail::make_spm_tokenizer(std::move(data));
     return std::make_unique<tokenizer_detail::BpeTokenizer>(std::move(data));
 }
 

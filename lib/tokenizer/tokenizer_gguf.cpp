@@ -70,6 +70,27 @@ std::vector<int32_t> read_int32_array(std::string_view key, const Value &v) {
     return out;
 }
 
+std::vector<float> read_f32_array(std::string_view key, const Value &v) {
+    if (v.type != ValueType::ARRAY ||
+        (v.elem_type != ValueType::FLOAT32 && v.elem_type != ValueType::FLOAT64))
+        bad_type(key, v, "an array of floats");
+    std::vector<float> out;
+    out.reserve(v.arr.size());
+    for (const Value &item : v.arr) {
+        if (item.type != ValueType::FLOAT32 && item.type != ValueType::FLOAT64)
+            bad_type(key, item, "an array of floats");
+        out.push_back(static_cast<float>(item.f64));  // finiteness is checked in from_data
+    }
+    return out;
+}
+
+std::optional<bool> read_bool(const gguf::File &file, std::string_view key) {
+    const Value *v = file.find(key);
+    if (!v) return std::nullopt;
+    if (v->type != ValueType::BOOL) bad_type(key, *v, "a bool");
+    return v->b;
+}
+
 // Optional token id: -1 when absent; BAD_FORMAT when not an integer or out of the u32/int32
 // range (the vocabulary-size check happens in from_data).
 int32_t read_token_id(const gguf::File &file, std::string_view key) {
@@ -94,21 +115,29 @@ const Value &require(const gguf::File &file, std::string_view key) {
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File &file) {
     TokenizerData d;
     d.model = read_string("tokenizer.ggml.model", require(file, "tokenizer.ggml.model"));
-    if (d.model != "gpt2")  // checked before the arrays, which other models lay out differently
+    // Checked before the arrays, which other models lay out differently.
+    if (d.model != "gpt2" && d.model != "llama")
         fail(BITNET_ERR_UNSUPPORTED, "tokenizer.ggml.model: unsupported tokenizer model '" +
-                                         d.model + "' (only 'gpt2', byte-level BPE, is supported)");
+                                         d.model +
+                                         "' (supported: 'gpt2', byte-level BPE, and 'llama', "
+                                         "SentencePiece)");
+    const bool spm = d.model == "llama";
     if (const Value *v = file.find("tokenizer.ggml.pre")) d.pre = read_string("tokenizer.ggml.pre", *v);
     d.tokens = read_string_array("tokenizer.ggml.tokens", require(file, "tokenizer.ggml.tokens"));
     if (const Value *v = file.find("tokenizer.ggml.token_type"))
         d.token_types = read_int32_array("tokenizer.ggml.token_type", *v);
-    d.merges = read_string_array("tokenizer.ggml.merges", require(file, "tokenizer.ggml.merges"));
+    if (spm) {
+        d.scores = read_f32_array("tokenizer.ggml.scores", require(file, "tokenizer.ggml.scores"));
+        d.unk = read_token_id(file, "tokenizer.ggml.unknown_token_id");
+        d.add_space_prefix = read_bool(file, "tokenizer.ggml.add_space_prefix");
+    } else {
+        d.merges =
+            read_string_array("tokenizer.ggml.merges", require(file, "tokenizer.ggml.merges"));
+    }
     d.bos = read_token_id(file, "tokenizer.ggml.bos_token_id");
     d.eos = read_token_id(file, "tokenizer.ggml.eos_token_id");
     d.eot = read_token_id(file, "tokenizer.ggml.eot_token_id");
-    if (const Value *v = file.find("tokenizer.ggml.add_bos_token")) {
-        if (v->type != ValueType::BOOL) bad_type("tokenizer.ggml.add_bos_token", *v, "a bool");
-        d.add_bos = v->b;
-    }
+    d.add_bos = read_bool(file, "tokenizer.ggml.add_bos_token");
     return from_data(std::move(d));
 }
 

@@ -97,4 +97,8 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// ---- SentencePiece tokenizer (spm.cpp) ----------------------------------------------------------
+// Builds the tokenizer of `tokenizer.ggml.model` = "llama" (validates data; throws bitnet::Error).
+std::unique_ptr<Tokenizer> make_spm_tokenizer(TokenizerData data);
+
 }  // namespace bitnet::tokenizer_detail

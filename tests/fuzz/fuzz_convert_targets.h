@@ -5,6 +5,8 @@
 //   0: a safetensors image (header length, JSON header, data) -> SafetensorsFile::from_memory
 //   1: config.json text -> parse_hf_config
 //   2: tokenizer.json text -> parse_hf_tokenizer_json (with a config of vocab_size 1024)
+//   0xFF: a SentencePiece tokenizer.model -> parse_spm_model (a value of its own, so that the
+//      modes of the inputs collected before it existed stay as they were)
 // The readers must either accept the input or throw bitnet::Error with BAD_FORMAT, UNSUPPORTED
 // or IO; anything else (another exception, INTERNAL) is a Finding. Accepted safetensors images
 // must satisfy the invariants the reader promises (tensors inside the buffer, tiling it).
@@ -22,6 +24,7 @@
 #include "convert/json_file.h"
 #include "convert/safetensors.h"
 #include "convert/safetensors_writer.h"
+#include "convert/spm_model.h"
 
 namespace bitnet::fuzz {
 
@@ -41,7 +44,7 @@ inline void check_safetensors(const convert::SafetensorsFile &f, const uint8_t *
 
 inline void run_safetensors(const uint8_t *data, size_t size) {
     if (size == 0) return;
-    const uint8_t mode = data[0] % 3;
+    const uint8_t mode = data[0] == 0xFF ? 3 : data[0] % 3;
     const uint8_t *p = data + 1;
     const size_t n = size - 1;
     try {
@@ -53,6 +56,13 @@ inline void run_safetensors(const uint8_t *data, size_t size) {
                 convert::JsonFile::parse(std::string(reinterpret_cast<const char *>(p), n), "config.json"));
             if (c.n_embd < 1 || c.n_head < 1 || c.n_head_kv < 1 || c.n_head % c.n_head_kv != 0)
                 throw ConvertFinding("accepted an inconsistent config");
+        } else if (mode == 3) {
+            const auto m = convert::parse_spm_model(p, n, "tokenizer.model");
+            const auto ids = {m.unk_id, m.bos_id, m.eos_id, m.pad_id};
+            for (int32_t id : ids)
+                if (id < -1 || id >= (int64_t)m.pieces.size()) throw ConvertFinding("accepted a special id outside the pieces");
+            for (const auto &piece : m.pieces)
+                if (piece.text.empty() || piece.type < 1 || piece.type > 6) throw ConvertFinding("accepted a bad piece");
         } else {
             static const convert::HfConfig cfg = convert::parse_hf_config(convert::JsonFile::parse(
                 R"({"architectures": ["BitNetForCausalLM"], "hidden_size": 64, "intermediate_size": 128,
@@ -100,6 +110,11 @@ inline std::vector<ConvertSeed> safetensors_seeds() {
               {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}},
               {"type": "ByteLevel", "use_regex": false}]}})";
     out.emplace_back("tokenizer_small", with_mode(2, {tok.begin(), tok.end()}));
+    convert::SpmModel spm;
+    spm.model_type = 2;
+    spm.pieces = {{"<unk>", 0, 2}, {"<s>", 0, 3}, {"</s>", 0, 3}, {"<0x41>", 0, 6}, {"\xE2\x96\x81", -1, 1}};
+    const std::string spm_bytes = convert::serialize_spm_model(spm);
+    out.emplace_back("spm_model_small", with_mode(0xFF, {spm_bytes.begin(), spm_bytes.end()}));
     return out;
 }
 
