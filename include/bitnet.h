@@ -66,14 +66,14 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define BITNET_VERSION_MAJOR 0
-#define BITNET_VERSION_MINOR 1
+#define BITNET_VERSION_MINOR 2
 #define BITNET_VERSION_PATCH 0
 /** Compile-time version as one integer: major*10000 + minor*100 + patch. */
 #define BITNET_VERSION_NUMBER \
     (BITNET_VERSION_MAJOR * 10000 + BITNET_VERSION_MINOR * 100 + BITNET_VERSION_PATCH)
 
 /**
- * Run-time version string of the library, e.g. "0.1.0". Compare with BITNET_VERSION_NUMBER to
+ * Run-time version string of the library, e.g. "0.2.0". Compare with BITNET_VERSION_NUMBER to
  * detect a header/library mismatch. Static storage; never fails; thread-safe.
  */
 BITNET_API const char *bitnet_version(void);
@@ -386,7 +386,7 @@ typedef struct bitnet_context_params {
     uint32_t n_ctx;     /**< KV cache size in tokens; 0 (default) = min(training length, 4096). */
     int32_t n_threads;  /**< Worker threads; 0 (default) = number of physical cores. */
     int32_t n_batch;    /**< Max tokens per forward chunk during prefill; 0 = 512. */
-    uint64_t seed;      /**< Seed used by bitnet_generate when sampling.seed is
+    uint64_t seed;      /**< Seed used by bitnet_generate when the sampling seed is
                              BITNET_SEED_DEFAULT (see there). Default 0. */
     int kv_type;        /**< A bitnet_kv_type; default BITNET_KV_F16. */
     uint32_t n_seq_max; /**< Sequences the KV cache holds (bitnet_decode's seq_id range); n_ctx
@@ -671,10 +671,17 @@ BITNET_API void bitnet_sampler_free(bitnet_sampler *sampler);
 BITNET_API bitnet_status bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits,
                                                int32_t n_vocab, bitnet_token *out);
 
-/** Adds a token to the history (e.g. prompt tokens) without sampling. */
+/**
+ * Adds a token to the history (e.g. prompt tokens) without sampling. Not thread-safe for one
+ * sampler. @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL sampler);
+ * BITNET_ERR_OUT_OF_MEMORY (the history could not grow).
+ */
 BITNET_API bitnet_status bitnet_sampler_accept(bitnet_sampler *sampler, bitnet_token token);
 
-/** Clears the history and re-seeds the RNG with the sampler's seed. */
+/**
+ * Clears the history and re-seeds the RNG with the sampler's seed. Not thread-safe for one
+ * sampler. @return BITNET_OK; BITNET_ERR_INVALID_ARGUMENT (NULL sampler).
+ */
 BITNET_API bitnet_status bitnet_sampler_reset(bitnet_sampler *sampler);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -702,14 +709,21 @@ typedef enum bitnet_stop_reason {
     BITNET_STOP_CONTEXT_FULL = 4  /**< The KV cache is full (status BITNET_ERR_CONTEXT_FULL). */
 } bitnet_stop_reason;
 
-/** Parameters of bitnet_generate. Obtain with bitnet_generate_default_params(). */
+/**
+ * Parameters of bitnet_generate. Obtain with bitnet_generate_default_params(), then change fields.
+ * The sampler settings are held by pointer, not by value, so that either struct can grow (new
+ * fields at the end, `size` telling the library how much a caller's binary knows) without
+ * shifting the other's fields.
+ */
 typedef struct bitnet_generate_params {
-    size_t size;                     /**< sizeof(bitnet_generate_params). */
-    int32_t max_tokens;              /**< Tokens to generate at most; default 128; must be >= 0. */
-    bitnet_sampling_params sampling; /**< Sampler settings; sampling.seed is used as given. */
-    int add_bos;                     /**< 1 (default): BOS if the cache is empty and the model adds BOS. */
-    int parse_special;               /**< 1 (default): control-token text in the prompt is parsed. */
-    int render_special;              /**< 0 (default): EOG/control tokens print nothing. */
+    size_t size;           /**< sizeof(bitnet_generate_params); set by the default function. */
+    int32_t max_tokens;    /**< Tokens to generate at most; default 128; must be >= 0. */
+    const bitnet_sampling_params *sampling; /**< Sampler settings, read during the call only
+                                                 (the caller keeps ownership); NULL (default):
+                                                 bitnet_sampling_default_params(). */
+    int add_bos;           /**< 1 (default): BOS if the cache is empty and the model adds BOS. */
+    int parse_special;     /**< 1 (default): control-token text in the prompt is parsed. */
+    int render_special;    /**< 0 (default): EOG/control tokens print nothing. */
 } bitnet_generate_params;
 
 /** Counts and timings of one bitnet_generate call. */

@@ -11,6 +11,7 @@
 #include "bitnet.h"
 #include "common/error.h"
 #include "model/context.h"
+#include "model/bench.h"
 #include "model/generate.h"
 #include "model/model.h"
 #include "sampling/sampler.h"
@@ -35,22 +36,10 @@ bitnet::SamplingParams to_internal(const bitnet_sampling_params &p) {
     return s;
 }
 
-double median(std::vector<double> v) {
-    if (v.empty()) return 0.0;
-    std::sort(v.begin(), v.end());
-    const size_t n = v.size();
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-void summarize(const std::vector<double> &v, double &mean, double &sd, double &med, double &best) {
-    mean = sd = med = best = 0.0;
-    if (v.empty()) return;
-    for (double x : v) mean += x;
-    mean /= (double)v.size();
-    for (double x : v) sd += (x - mean) * (x - mean);
-    sd = v.size() > 1 ? std::sqrt(sd / (double)(v.size() - 1)) : 0.0;
-    med = median(v);
-    best = *std::max_element(v.begin(), v.end());
+// The hyperparameters of a model handle, read without letting an exception out.
+template <class Field>
+int32_t hparam(const bitnet_model *model, Field field) {
+    return guarded_value<int32_t>(0, [&] { return model ? model->impl->hparams().*field : 0; });
 }
 
 }  // namespace
@@ -116,32 +105,41 @@ bitnet_status bitnet_model_load(const char *path, const bitnet_model_params *par
 
 void bitnet_model_free(bitnet_model *model) { delete model; }
 
-#define MODEL_HP(fn, field)                                      \
-    int32_t fn(const bitnet_model *model) {                      \
-        return model ? model->impl->hparams().field : 0;         \
-    }
-MODEL_HP(bitnet_model_n_vocab, n_vocab)
-MODEL_HP(bitnet_model_n_ctx_train, n_ctx_train)
-MODEL_HP(bitnet_model_n_embd, n_embd)
-MODEL_HP(bitnet_model_n_layer, n_layer)
-MODEL_HP(bitnet_model_n_head, n_head)
-MODEL_HP(bitnet_model_n_head_kv, n_head_kv)
-#undef MODEL_HP
+int32_t bitnet_model_n_vocab(const bitnet_model *model) {
+    return hparam(model, &bitnet::HParams::n_vocab);
+}
+int32_t bitnet_model_n_ctx_train(const bitnet_model *model) {
+    return hparam(model, &bitnet::HParams::n_ctx_train);
+}
+int32_t bitnet_model_n_embd(const bitnet_model *model) {
+    return hparam(model, &bitnet::HParams::n_embd);
+}
+int32_t bitnet_model_n_layer(const bitnet_model *model) {
+    return hparam(model, &bitnet::HParams::n_layer);
+}
+int32_t bitnet_model_n_head(const bitnet_model *model) {
+    return hparam(model, &bitnet::HParams::n_head);
+}
+int32_t bitnet_model_n_head_kv(const bitnet_model *model) {
+    return hparam(model, &bitnet::HParams::n_head_kv);
+}
 
 uint64_t bitnet_model_size_bytes(const bitnet_model *model) {
-    return model ? model->impl->size_bytes() : 0;
+    return guarded_value<uint64_t>(0, [&] { return model ? model->impl->size_bytes() : 0; });
 }
 uint64_t bitnet_model_decode_bytes(const bitnet_model *model) {
-    return model ? model->impl->decode_bytes() : 0;
+    return guarded_value<uint64_t>(0, [&] { return model ? model->impl->decode_bytes() : 0; });
 }
 uint64_t bitnet_model_n_params(const bitnet_model *model) {
-    return model ? model->impl->n_params() : 0;
+    return guarded_value<uint64_t>(0, [&] { return model ? model->impl->n_params() : 0; });
 }
 const char *bitnet_model_architecture(const bitnet_model *model) {
-    return model ? model->impl->hparams().arch.c_str() : "";
+    return guarded_value<const char *>(
+        "", [&] { return model ? model->impl->hparams().arch.c_str() : ""; });
 }
 int32_t bitnet_model_meta_count(const bitnet_model *model) {
-    return model ? (int32_t)model->impl->file().metadata().size() : 0;
+    return guarded_value<int32_t>(
+        0, [&] { return model ? (int32_t)model->impl->file().metadata().size() : 0; });
 }
 
 bitnet_status bitnet_model_meta_key(const bitnet_model *model, int32_t i, char *buf,
@@ -173,20 +171,22 @@ bitnet_status bitnet_model_meta_get(const bitnet_model *model, const char *key, 
 }
 
 bitnet_token bitnet_token_bos(const bitnet_model *model) {
-    return model ? model->impl->tokenizer().bos() : -1;
+    return guarded_value<bitnet_token>(-1, [&] { return model ? model->impl->tokenizer().bos() : -1; });
 }
 bitnet_token bitnet_token_eos(const bitnet_model *model) {
-    return model ? model->impl->tokenizer().eos() : -1;
+    return guarded_value<bitnet_token>(-1, [&] { return model ? model->impl->tokenizer().eos() : -1; });
 }
 bitnet_token bitnet_token_eot(const bitnet_model *model) {
-    return model ? model->impl->tokenizer().eot() : -1;
+    return guarded_value<bitnet_token>(-1, [&] { return model ? model->impl->tokenizer().eot() : -1; });
 }
 int bitnet_token_is_eog(const bitnet_model *model, bitnet_token token) {
-    if (!model || token < 0 || token >= model->impl->hparams().n_vocab) return 0;
-    return model->impl->tokenizer().is_eog(token) ? 1 : 0;
+    return guarded_value(0, [&] {
+        if (!model || token < 0 || token >= model->impl->hparams().n_vocab) return 0;
+        return model->impl->tokenizer().is_eog(token) ? 1 : 0;
+    });
 }
 int bitnet_model_add_bos(const bitnet_model *model) {
-    return model && model->impl->tokenizer().add_bos() ? 1 : 0;
+    return guarded_value(0, [&] { return model && model->impl->tokenizer().add_bos() ? 1 : 0; });
 }
 
 /* ---- tokenizer ---- */
@@ -218,32 +218,31 @@ bitnet_status bitnet_tokenize(const bitnet_model *model, const char *text, size_
 namespace {
 
 // token_to_piece (one token, no sequence rules) and detokenize (the whole sequence: a
-// SentencePiece vocabulary drops the dummy-prefix space of the first piece).
+// SentencePiece vocabulary drops the dummy-prefix space of the first piece). Throws; the
+// entry points run it inside guarded().
 bitnet_status detokenize_impl(const bitnet_model *model, const bitnet_token *tokens,
                               size_t n_tokens, int render_special, char *buf, size_t buf_size,
                               size_t *n_bytes_out, bool sequence) {
-    return guarded([&]() -> bitnet_status {
-        if (!model || !n_bytes_out) {
-            return invalid("bitnet_detokenize: model and n_bytes_out must not be NULL");
+    if (!model || !n_bytes_out) {
+        return invalid("bitnet_detokenize: model and n_bytes_out must not be NULL");
+    }
+    *n_bytes_out = 0;
+    if (!tokens && n_tokens > 0) return invalid("bitnet_detokenize: tokens is NULL");
+    if (!buf && buf_size > 0) return invalid("bitnet_detokenize: buf is NULL");
+    const bitnet::Tokenizer &tok = model->impl->tokenizer();
+    std::string out;
+    for (size_t i = 0; i < n_tokens; ++i) {
+        if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) {
+            return invalid("token id " + std::to_string(tokens[i]) +
+                           " is outside the vocabulary [0, " + std::to_string(tok.n_vocab()) +
+                           ")");
         }
-        *n_bytes_out = 0;
-        if (!tokens && n_tokens > 0) return invalid("bitnet_detokenize: tokens is NULL");
-        if (!buf && buf_size > 0) return invalid("bitnet_detokenize: buf is NULL");
-        const bitnet::Tokenizer &tok = model->impl->tokenizer();
-        std::string out;
-        for (size_t i = 0; i < n_tokens; ++i) {
-            if (tokens[i] < 0 || tokens[i] >= tok.n_vocab()) {
-                return invalid("token id " + std::to_string(tokens[i]) +
-                               " is outside the vocabulary [0, " + std::to_string(tok.n_vocab()) +
-                               ")");
-            }
-        }
-        if (sequence)
-            tok.detokenize(tokens, n_tokens, render_special != 0, out);
-        else
-            for (size_t i = 0; i < n_tokens; ++i) tok.append_piece(tokens[i], render_special != 0, out);
-        return copy_out(out, buf, buf_size, n_bytes_out, false);
-    });
+    }
+    if (sequence)
+        tok.detokenize(tokens, n_tokens, render_special != 0, out);
+    else
+        for (size_t i = 0; i < n_tokens; ++i) tok.append_piece(tokens[i], render_special != 0, out);
+    return copy_out(out, buf, buf_size, n_bytes_out, false);
 }
 
 }  // namespace
@@ -251,14 +250,19 @@ bitnet_status detokenize_impl(const bitnet_model *model, const bitnet_token *tok
 bitnet_status bitnet_token_to_piece(const bitnet_model *model, bitnet_token token,
                                     int render_special, char *buf, size_t buf_size,
                                     size_t *n_bytes_out) {
-    return detokenize_impl(model, &token, 1, render_special, buf, buf_size, n_bytes_out, false);
+    return guarded([&] {
+        return detokenize_impl(model, &token, 1, render_special, buf, buf_size, n_bytes_out,
+                               false);
+    });
 }
 
 bitnet_status bitnet_detokenize(const bitnet_model *model, const bitnet_token *tokens,
                                 size_t n_tokens, int render_special, char *buf, size_t buf_size,
                                 size_t *n_bytes_out) {
-    return detokenize_impl(model, tokens, n_tokens, render_special, buf, buf_size, n_bytes_out,
-                           true);
+    return guarded([&] {
+        return detokenize_impl(model, tokens, n_tokens, render_special, buf, buf_size,
+                               n_bytes_out, true);
+    });
 }
 
 /* ---- context ---- */
@@ -352,15 +356,20 @@ bitnet_status bitnet_context_reset(bitnet_context *ctx) {
     });
 }
 
-uint32_t bitnet_context_n_ctx(const bitnet_context *ctx) { return ctx ? ctx->impl->n_ctx() : 0; }
+uint32_t bitnet_context_n_ctx(const bitnet_context *ctx) {
+    return guarded_value<uint32_t>(0, [&] { return ctx ? ctx->impl->n_ctx() : 0; });
+}
 uint32_t bitnet_context_n_past(const bitnet_context *ctx) {
-    return ctx ? ctx->impl->n_past() : 0;
+    return guarded_value<uint32_t>(0, [&] { return ctx ? ctx->impl->n_past() : 0; });
 }
 int32_t bitnet_context_n_threads(const bitnet_context *ctx) {
-    return ctx ? ctx->impl->n_threads() : 0;
+    return guarded_value<int32_t>(0, [&] { return ctx ? ctx->impl->n_threads() : 0; });
 }
 void bitnet_context_abort(bitnet_context *ctx) {
-    if (ctx) ctx->impl->abort();
+    guarded_value(0, [&] {
+        if (ctx) ctx->impl->abort();
+        return 0;
+    });
 }
 
 bitnet_status bitnet_eval(bitnet_context *ctx, const bitnet_token *tokens, size_t n_tokens,
@@ -382,9 +391,12 @@ bitnet_status bitnet_eval(bitnet_context *ctx, const bitnet_token *tokens, size_
 }
 
 const float *bitnet_get_logits(bitnet_context *ctx, int32_t i) {
-    return ctx ? ctx->impl->logits(i) : nullptr;
+    return guarded_value<const float *>(nullptr,
+                                        [&] { return ctx ? ctx->impl->logits(i) : nullptr; });
 }
-int32_t bitnet_n_logits(const bitnet_context *ctx) { return ctx ? ctx->impl->n_logits() : 0; }
+int32_t bitnet_n_logits(const bitnet_context *ctx) {
+    return guarded_value<int32_t>(0, [&] { return ctx ? ctx->impl->n_logits() : 0; });
+}
 
 /* ---- sampling ---- */
 
@@ -452,7 +464,7 @@ bitnet_generate_params bitnet_generate_default_params(void) {
     bitnet_generate_params p{};
     p.size = sizeof(p);
     p.max_tokens = 128;
-    p.sampling = bitnet_sampling_default_params();
+    p.sampling = nullptr;
     p.add_bos = 1;
     p.parse_special = 1;
     p.render_special = 0;
@@ -461,8 +473,10 @@ bitnet_generate_params bitnet_generate_default_params(void) {
 
 static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_t> *prompt_ids,
                                    const char *prompt, size_t prompt_len,
-                                   const bitnet_generate_params &p, bitnet_piece_callback callback,
-                                   void *user_data, bitnet_generate_result *result) {
+                                   const bitnet_generate_params &p,
+                                   const bitnet_sampling_params &sampling,
+                                   bitnet_piece_callback callback, void *user_data,
+                                   bitnet_generate_result *result) {
     bitnet::Context &c = *ctx->impl;
     std::vector<int32_t> ids;
     if (prompt_ids) {
@@ -476,14 +490,8 @@ static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_
     bitnet::GenerateOptions opt;
     opt.max_tokens = p.max_tokens;
     opt.render_special = p.render_special != 0;
-    bitnet::SamplingParams sp = to_internal(p.sampling);
-    if (sp.seed == BITNET_SEED_DEFAULT) {
-        // splitmix64 of (context seed, call number): distinct, reproducible per context seed
-        uint64_t z = ctx->seed + 0x9e3779b97f4a7c15ull * (++ctx->generate_calls);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        sp.seed = z ^ (z >> 31);
-    }
+    bitnet::SamplingParams sp = to_internal(sampling);
+    if (sp.seed == BITNET_SEED_DEFAULT) sp.seed = bitnet::generate_seed(ctx->seed, ++ctx->generate_calls);
     bitnet::validate(sp);
     opt.sampling = sp;
     bitnet::GenerateStats stats;
@@ -495,12 +503,8 @@ static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_
         r.n_generated = stats.n_generated;
         r.prompt_ms = stats.prompt_ms;
         r.generate_ms = stats.generate_ms;
-        r.prompt_tokens_per_s =
-            stats.prompt_ms > 0 ? stats.n_prompt_tokens / (stats.prompt_ms / 1000.0) : 0.0;
-        // The first sampled token needs no eval (its logits come from the prefill).
-        const int decoded = std::max(0, stats.n_generated - 1);
-        r.generate_tokens_per_s =
-            stats.generate_ms > 0 ? decoded / (stats.generate_ms / 1000.0) : 0.0;
+        r.prompt_tokens_per_s = stats.prompt_tokens_per_s();
+        r.generate_tokens_per_s = stats.generate_tokens_per_s();
         r.stop_reason = stats.stop_reason;
         r.last_token = stats.last_token;
         std::memcpy(static_cast<void *>(result), &r, std::min(result->size, sizeof(r)));
@@ -520,19 +524,18 @@ static bitnet_status generate_impl(bitnet_context *ctx, const std::vector<int32_
     return BITNET_OK;
 }
 
+// Reads the caller's parameters (and the sampling struct they point to), each of the size the
+// caller's header gave it.
 static bitnet_status check_generate_args(bitnet_context *ctx, const bitnet_generate_params *params,
                                          bitnet_generate_result *result,
-                                         bitnet_generate_params &p) {
+                                         bitnet_generate_params &p,
+                                         bitnet_sampling_params &sampling) {
     if (!ctx) return invalid("bitnet_generate: ctx is NULL");
     if (!read_params(params, p, bitnet_generate_default_params())) {
         return invalid("bitnet_generate: params->size is not a valid struct size");
     }
-    if (p.sampling.size != sizeof(bitnet_sampling_params)) {
-        bitnet_sampling_params sp;
-        if (!read_params(&p.sampling, sp, bitnet_sampling_default_params())) {
-            return invalid("bitnet_generate: params->sampling.size is not a valid struct size");
-        }
-        p.sampling = sp;
+    if (!read_params(p.sampling, sampling, bitnet_sampling_default_params())) {
+        return invalid("bitnet_generate: params->sampling->size is not a valid struct size");
     }
     if (p.max_tokens < 0) return invalid("bitnet_generate: max_tokens must be >= 0");
     if (result && (result->size < sizeof(size_t) || result->size > sizeof(*result))) {
@@ -546,9 +549,11 @@ bitnet_status bitnet_generate(bitnet_context *ctx, const char *prompt, size_t pr
                               void *user_data, bitnet_generate_result *result) {
     return guarded([&]() -> bitnet_status {
         bitnet_generate_params p;
-        if (bitnet_status s = check_generate_args(ctx, params, result, p)) return s;
+        bitnet_sampling_params sampling;
+        if (bitnet_status s = check_generate_args(ctx, params, result, p, sampling)) return s;
         if (!prompt && prompt_len > 0) return invalid("bitnet_generate: prompt is NULL");
-        return generate_impl(ctx, nullptr, prompt, prompt_len, p, callback, user_data, result);
+        return generate_impl(ctx, nullptr, prompt, prompt_len, p, sampling, callback, user_data,
+                             result);
     });
 }
 
@@ -558,10 +563,11 @@ bitnet_status bitnet_generate_tokens(bitnet_context *ctx, const bitnet_token *pr
                                      bitnet_generate_result *result) {
     return guarded([&]() -> bitnet_status {
         bitnet_generate_params p;
-        if (bitnet_status s = check_generate_args(ctx, params, result, p)) return s;
+        bitnet_sampling_params sampling;
+        if (bitnet_status s = check_generate_args(ctx, params, result, p, sampling)) return s;
         if (!prompt && n_prompt > 0) return invalid("bitnet_generate_tokens: prompt is NULL");
         std::vector<int32_t> ids(prompt, prompt + n_prompt);
-        return generate_impl(ctx, &ids, nullptr, 0, p, callback, user_data, result);
+        return generate_impl(ctx, &ids, nullptr, 0, p, sampling, callback, user_data, result);
     });
 }
 
@@ -589,23 +595,15 @@ bitnet_status bitnet_bench(bitnet_context *ctx, const bitnet_bench_params *param
         if (!read_params(params, p, bitnet_bench_default_params())) {
             return invalid("bitnet_bench: params->size is not a valid struct size");
         }
-        bitnet::BenchStats st;
-        try {
-            if (p.n_parallel > 1) {
-                bitnet::bench_parallel(*ctx->impl, p.n_gen, p.n_parallel, p.repetitions,
-                                       p.warmup != 0, st);
-            } else {
-                bitnet::bench(*ctx->impl, p.n_prompt, p.n_gen, p.repetitions, p.warmup != 0, st);
-            }
-        } catch (const bitnet::Error &e) {
-            ctx->impl->reset();
-            if (e.status() == BITNET_ERR_ABORTED) ctx->impl->clear_abort();
-            throw;
-        }
+        const bitnet::BenchStats st = bitnet::run_bench(*ctx->impl, p.n_prompt, p.n_gen,
+                                                         p.n_parallel, p.repetitions,
+                                                         p.warmup != 0);
         bitnet_bench_result r{};
         r.size = sizeof(r);
-        summarize(st.pp_tps, r.pp_mean, r.pp_stddev, r.pp_median, r.pp_best);
-        summarize(st.tg_tps, r.tg_mean, r.tg_stddev, r.tg_median, r.tg_best);
+        const bitnet::RateSummary pp = bitnet::summarize(st.pp_tps);
+        const bitnet::RateSummary tg = bitnet::summarize(st.tg_tps);
+        r.pp_mean = pp.mean, r.pp_stddev = pp.stddev, r.pp_median = pp.median, r.pp_best = pp.best;
+        r.tg_mean = tg.mean, r.tg_stddev = tg.stddev, r.tg_median = tg.median, r.tg_best = tg.best;
         r.n_threads = ctx->impl->n_threads();
         std::memcpy(static_cast<void *>(result), &r, std::min(result->size, sizeof(r)));
         return BITNET_OK;
@@ -641,11 +639,14 @@ bitnet_status bitnet_chat_format(const bitnet_chat_message *messages, size_t n_m
 }
 
 const char *bitnet_model_chat_template(const bitnet_model *model) {
-    return model ? bitnet::chat_format_name(model->impl->chat_format()) : "";
+    return guarded_value<const char *>("", [&] {
+        return model ? bitnet::chat_format_name(model->impl->chat_format()) : "";
+    });
 }
 
 const char *bitnet_model_chat_turn_end(const bitnet_model *model) {
-    return model ? model->impl->chat_turn_end().c_str() : "";
+    return guarded_value<const char *>(
+        "", [&] { return model ? model->impl->chat_turn_end().c_str() : ""; });
 }
 
 bitnet_status bitnet_model_chat_format(const bitnet_model *model,
@@ -683,21 +684,11 @@ bitnet_status bitnet_perplexity(bitnet_context *ctx, const char *text, size_t te
             return invalid("bitnet_perplexity: result->size must be set to "
                            "sizeof(bitnet_perplexity_result)");
         }
-        bitnet::Context &c = *ctx->impl;
-        const bitnet::Tokenizer &tok = c.model().tokenizer();
-        std::vector<int32_t> ids = tok.tokenize(std::string_view(text ? text : "", text_len),
-                                                true, false);
-        bitnet::PerplexityResult r;
-        try {
-            r = bitnet::perplexity(c, std::move(ids), n_chunk, max_chunks,
-                                   [&](int32_t chunk, double ppl) {
-                                       return !callback || callback(chunk, ppl, user_data) == 0;
-                                   });
-        } catch (const bitnet::Error &e) {
-            c.reset();
-            if (e.status() == BITNET_ERR_ABORTED) c.clear_abort();
-            throw;
-        }
+        const bitnet::PerplexityResult r = bitnet::perplexity_text(
+            *ctx->impl, std::string_view(text ? text : "", text_len), n_chunk, max_chunks,
+            [&](int32_t chunk, double ppl) {
+                return !callback || callback(chunk, ppl, user_data) == 0;
+            });
         bitnet_perplexity_result out{};
         out.size = sizeof(out);
         out.ppl = r.ppl;

@@ -17,12 +17,30 @@ constexpr int32_t kMaxBatch = 1 << 24;
 // The context of a C handle, or nullptr.
 bitnet::Context *impl(const bitnet_context *ctx) { return ctx ? ctx->impl.get() : nullptr; }
 
+// bitnet_batch_add's work; throws (the messages allocate), so it runs inside guarded().
+bitnet_status batch_add(bitnet_batch *batch, bitnet_token token, int32_t pos, int32_t seq_id,
+                        int logits) {
+    if (!batch || !batch->token || !batch->pos || !batch->seq_id || !batch->logits) {
+        return invalid("bitnet_batch_add: batch is NULL or not initialised");
+    }
+    if (batch->n_tokens < 0 || batch->n_tokens >= batch->capacity) {
+        return invalid("bitnet_batch_add: the batch is full (capacity " +
+                       std::to_string(batch->capacity) + ")");
+    }
+    const int32_t i = batch->n_tokens++;
+    batch->token[i] = token;
+    batch->pos[i] = pos;
+    batch->seq_id[i] = seq_id;
+    batch->logits[i] = logits ? 1 : 0;
+    return BITNET_OK;
+}
+
 }  // namespace
 
 bitnet_status bitnet_batch_init(int32_t capacity, bitnet_batch *batch) {
-    if (!batch) return invalid("bitnet_batch_init: batch is NULL");
-    *batch = bitnet_batch{};
     return guarded([&]() -> bitnet_status {
+        if (!batch) return invalid("bitnet_batch_init: batch is NULL");
+        *batch = bitnet_batch{};
         if (capacity < 1 || capacity > kMaxBatch) {
             return invalid("bitnet_batch_init: capacity " + std::to_string(capacity) +
                            " must be in [1, " + std::to_string(kMaxBatch) + "]");
@@ -58,20 +76,7 @@ void bitnet_batch_clear(bitnet_batch *batch) {
 
 bitnet_status bitnet_batch_add(bitnet_batch *batch, bitnet_token token, int32_t pos,
                                int32_t seq_id, int logits) {
-    g_last_error.clear();
-    if (!batch || !batch->token || !batch->pos || !batch->seq_id || !batch->logits) {
-        return invalid("bitnet_batch_add: batch is NULL or not initialised");
-    }
-    if (batch->n_tokens < 0 || batch->n_tokens >= batch->capacity) {
-        return invalid("bitnet_batch_add: the batch is full (capacity " +
-                       std::to_string(batch->capacity) + ")");
-    }
-    const int32_t i = batch->n_tokens++;
-    batch->token[i] = token;
-    batch->pos[i] = pos;
-    batch->seq_id[i] = seq_id;
-    batch->logits[i] = logits ? 1 : 0;
-    return BITNET_OK;
+    return guarded([&] { return batch_add(batch, token, pos, seq_id, logits); });
 }
 
 bitnet_status bitnet_decode(bitnet_context *ctx, const bitnet_batch *batch) {
@@ -96,15 +101,18 @@ bitnet_status bitnet_decode(bitnet_context *ctx, const bitnet_batch *batch) {
 }
 
 const float *bitnet_get_logits_ith(bitnet_context *ctx, int32_t i) {
-    return ctx ? ctx->impl->logits_ith(i) : nullptr;
+    return guarded_value<const float *>(nullptr,
+                                        [&] { return ctx ? ctx->impl->logits_ith(i) : nullptr; });
 }
 
 const float *bitnet_get_embeddings_ith(bitnet_context *ctx, int32_t i) {
-    return ctx ? ctx->impl->embeddings_ith(i) : nullptr;
+    return guarded_value<const float *>(
+        nullptr, [&] { return ctx ? ctx->impl->embeddings_ith(i) : nullptr; });
 }
 
 const float *bitnet_get_embeddings_seq(bitnet_context *ctx, int32_t seq_id) {
-    return ctx ? ctx->impl->embeddings_seq(seq_id) : nullptr;
+    return guarded_value<const float *>(
+        nullptr, [&] { return ctx ? ctx->impl->embeddings_seq(seq_id) : nullptr; });
 }
 
 bitnet_status bitnet_kv_seq_rm(bitnet_context *ctx, int32_t seq_id, int32_t p0, int32_t p1) {
@@ -133,19 +141,19 @@ bitnet_status bitnet_kv_seq_keep(bitnet_context *ctx, int32_t seq_id) {
 }
 
 int32_t bitnet_kv_seq_pos_max(const bitnet_context *ctx, int32_t seq_id) {
-    const bitnet::Context *c = impl(ctx);
-    if (!c || seq_id < 0 || (uint32_t)seq_id >= c->n_seq_max()) return -1;
-    return (int32_t)c->kv().seq_len((uint32_t)seq_id) - 1;
+    return guarded_value<int32_t>(-1, [&] {
+        const bitnet::Context *c = impl(ctx);
+        if (!c || seq_id < 0 || (uint32_t)seq_id >= c->n_seq_max()) return -1;
+        return (int32_t)c->kv().seq_len((uint32_t)seq_id) - 1;
+    });
 }
 
 uint32_t bitnet_context_n_seq_max(const bitnet_context *ctx) {
-    const bitnet::Context *c = impl(ctx);
-    return c ? c->n_seq_max() : 0;
+    return guarded_value<uint32_t>(0, [&] { return ctx ? impl(ctx)->n_seq_max() : 0; });
 }
 
 size_t bitnet_state_size(const bitnet_context *ctx) {
-    const bitnet::Context *c = impl(ctx);
-    return c ? c->kv().state_size() : 0;
+    return guarded_value<size_t>(0, [&] { return ctx ? impl(ctx)->kv().state_size() : 0; });
 }
 
 bitnet_status bitnet_state_save(const bitnet_context *ctx, void *buf, size_t buf_size,

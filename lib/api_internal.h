@@ -64,6 +64,27 @@ bitnet_status guarded(F &&f) {
     }
 }
 
+// For the entry points that return a value, not a status (accessors): runs f and gives
+// `fallback` instead of letting an exception cross the C ABI. The message is kept for
+// bitnet_last_error_message, as far as memory allows.
+template <class T, class F>
+T guarded_value(T fallback, F &&f) noexcept {
+    try {
+        return f();
+    } catch (const std::exception &e) {
+        try {
+            g_last_error = std::string("internal error: ") + e.what();
+        } catch (...) {
+        }
+    } catch (...) {
+        try {
+            g_last_error = "internal error: unknown exception";
+        } catch (...) {
+        }
+    }
+    return fallback;
+}
+
 inline bitnet_status invalid(const std::string &msg) { return set_error(BITNET_ERR_INVALID_ARGUMENT, msg); }
 
 // Copies bytes into a caller buffer, reporting the size needed.

@@ -63,10 +63,12 @@ struct Job {
 };
 
 Output run_job(bitnet_context *c, const Job &j, int32_t max_tokens) {
+    bitnet_sampling_params sp = bitnet_sampling_default_params();
+    sp.temperature = j.temperature;
+    sp.seed = j.seed;
     bitnet_generate_params p = bitnet_generate_default_params();
     p.max_tokens = max_tokens;
-    p.sampling.temperature = j.temperature;
-    p.sampling.seed = j.seed;
+    p.sampling = &sp;
     Output o;
     o.status = bitnet_generate(c, j.prompt.data(), j.prompt.size(), &p, collect, &o, nullptr);
     bitnet_context_reset(c);
@@ -256,10 +258,12 @@ TEST(Concurrency, AbortFromAnotherThreadIsPromptAndContextStaysUsable) {
 
     for (int round = 0; round < 3; ++round) {
         AbortProbe probe;
+        bitnet_sampling_params sp = bitnet_sampling_default_params();
+        sp.temperature = 1.0f;  // no early EOG dependence on greedy ties
+        sp.seed = (uint64_t)round;
         bitnet_generate_params p = bitnet_generate_default_params();
-        p.max_tokens = 1 << 20;       // only the abort (or the full context) stops it
-        p.sampling.temperature = 1.0f;  // no early EOG dependence on greedy ties
-        p.sampling.seed = (uint64_t)round;
+        p.max_tokens = 1 << 20;  // only the abort (or the full context) stops it
+        p.sampling = &sp;
         bitnet_status status = BITNET_OK;
         std::atomic<bool> finished{false};
         std::chrono::steady_clock::time_point returned;

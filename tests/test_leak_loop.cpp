@@ -36,9 +36,11 @@ void one_round(const std::string &path, int i) {
     bitnet_context *c = nullptr;
     ASSERT_EQ(bitnet_context_new(m, &cp, &c), BITNET_OK) << bitnet_last_error_message();
     if (i % 4 == 0) bitnet_model_free(m), m = nullptr;  // freed while the context lives
+    bitnet_sampling_params sp = bitnet_sampling_default_params();
+    sp.seed = (uint64_t)i;
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = 8;
-    gp.sampling.seed = (uint64_t)i;
+    gp.sampling = &sp;
     const bitnet_status s = bitnet_generate(c, "the quick brown fox", 19, &gp, nullptr, nullptr,
                                             nullptr);
     ASSERT_TRUE(s == BITNET_OK) << bitnet_last_error_message();

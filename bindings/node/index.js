@@ -101,7 +101,7 @@ function tokenArray(ids) {
   });
 }
 
-/** Runtime version string of the loaded library, e.g. "0.1.0". */
+/** Runtime version string of the loaded library, e.g. "0.2.0". */
 function version() {
   return L().bitnet_version();
 }

@@ -1,18 +1,13 @@
 #include "model/generate.h"
 
-#include <chrono>
-#include <random>
 
 #include "bitnet.h"
+#include "common/clock.h"
 #include "common/error.h"
 
 namespace bitnet {
 
 namespace {
-double now_ms() {
-    using namespace std::chrono;
-    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
-}
 
 // Length of the UTF-8 sequence a lead byte announces (0 for a continuation or invalid byte).
 int utf8_len(unsigned char c) {
@@ -23,6 +18,24 @@ int utf8_len(unsigned char c) {
     return 0;
 }
 }  // namespace
+
+uint64_t generate_seed(uint64_t context_seed, uint64_t call_number) {
+    // splitmix64 of (context seed, call number): distinct per call, reproducible per seed
+    uint64_t z = context_seed + 0x9e3779b97f4a7c15ull * call_number;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double GenerateStats::prompt_tokens_per_s() const {
+    return prompt_ms > 0 ? n_prompt_tokens / (prompt_ms / 1000.0) : 0.0;
+}
+
+double GenerateStats::generate_tokens_per_s() const {
+    // The first sampled token needs no eval (its logits come from the prefill).
+    const int decoded = n_generated > 1 ? n_generated - 1 : 0;
+    return generate_ms > 0 ? decoded / (generate_ms / 1000.0) : 0.0;
+}
 
 std::string Utf8Stream::push(std::string_view bytes) {
     pending_.append(bytes);
@@ -110,83 +123,6 @@ void generate(Context &ctx, const std::vector<int32_t> &prompt, const GenerateOp
     const std::string rest = utf8.flush();
     if (!rest.empty() && stats.stop_reason != BITNET_STOP_CALLBACK) sink(rest, -1);
     stats.generate_ms = now_ms() - t1;
-}
-
-void bench(Context &ctx, int32_t n_prompt, int32_t n_gen, int32_t repetitions, bool warmup,
-           BenchStats &out) {
-    const int32_t n_vocab = ctx.model().hparams().n_vocab;
-    if (n_prompt < 0 || n_gen < 0 || repetitions < 1) {
-        fail(BITNET_ERR_INVALID_ARGUMENT, "bench: sizes must be >= 0 and repetitions >= 1");
-    }
-    if ((uint32_t)n_prompt > ctx.n_ctx() || (uint32_t)n_gen + 1 > ctx.n_ctx()) {
-        fail(BITNET_ERR_CONTEXT_FULL, "bench: pp" + std::to_string(n_prompt) + "/tg" +
-                                          std::to_string(n_gen) + " does not fit in n_ctx " +
-                                          std::to_string(ctx.n_ctx()));
-    }
-    std::mt19937 rng(1234);
-    std::uniform_int_distribution<int32_t> dist(0, n_vocab - 1);
-    std::vector<int32_t> tokens((size_t)std::max(n_prompt, 1));
-    for (auto &t : tokens) t = dist(rng);
-
-    out = BenchStats{};
-    const int runs = repetitions + (warmup ? 1 : 0);
-    if (n_prompt > 0) {
-        for (int r = 0; r < runs; ++r) {
-            ctx.reset();
-            const double t0 = now_ms();
-            ctx.eval(tokens.data(), (size_t)n_prompt, LogitsMode::Last);
-            const double ms = now_ms() - t0;
-            if (r > 0 || !warmup) out.pp_tps.push_back(n_prompt / (ms / 1000.0));
-        }
-    }
-    if (n_gen > 0) {
-        for (int r = 0; r < runs; ++r) {
-            ctx.reset();
-            int32_t tok = tokens[0];
-            const double t0 = now_ms();
-            for (int32_t i = 0; i < n_gen; ++i) {
-                ctx.eval(&tok, 1, LogitsMode::Last);
-                tok = dist(rng);
-            }
-            const double ms = now_ms() - t0;
-            if (r > 0 || !warmup) out.tg_tps.push_back(n_gen / (ms / 1000.0));
-        }
-    }
-    ctx.reset();
-}
-
-void bench_parallel(Context &ctx, int32_t n_gen, int32_t n_seq, int32_t repetitions, bool warmup,
-                    BenchStats &out) {
-    if (n_gen < 1 || n_seq < 1 || repetitions < 1) {
-        fail(BITNET_ERR_INVALID_ARGUMENT, "bench: n_gen, n_parallel and repetitions must be >= 1");
-    }
-    if ((uint32_t)n_seq > ctx.n_seq_max() || (uint32_t)n_gen + 1 > ctx.kv().n_ctx_seq()) {
-        fail(BITNET_ERR_CONTEXT_FULL,
-             "bench: " + std::to_string(n_seq) + " sequences of tg" + std::to_string(n_gen) +
-                 " do not fit a context of " + std::to_string(ctx.n_seq_max()) +
-                 " sequences of " + std::to_string(ctx.kv().n_ctx_seq()) + " positions");
-    }
-    std::mt19937 rng(1234);
-    std::uniform_int_distribution<int32_t> dist(0, ctx.model().hparams().n_vocab - 1);
-    std::vector<int32_t> tok((size_t)n_seq), pos((size_t)n_seq), seq((size_t)n_seq);
-    std::vector<int8_t> want((size_t)n_seq, 1);
-    for (int32_t s = 0; s < n_seq; ++s) seq[(size_t)s] = s;
-    out = BenchStats{};
-    const int runs = repetitions + (warmup ? 1 : 0);
-    for (int r = 0; r < runs; ++r) {
-        ctx.reset();
-        const double t0 = now_ms();
-        for (int32_t i = 0; i < n_gen; ++i) {
-            for (int32_t s = 0; s < n_seq; ++s) {
-                tok[(size_t)s] = dist(rng);
-                pos[(size_t)s] = i;
-            }
-            ctx.decode(BatchView{tok.data(), pos.data(), seq.data(), want.data(), n_seq});
-        }
-        const double ms = now_ms() - t0;
-        if (r > 0 || !warmup) out.tg_tps.push_back((double)n_seq * n_gen / (ms / 1000.0));
-    }
-    ctx.reset();
 }
 
 }  // namespace bitnet

@@ -1,4 +1,4 @@
-// Text generation loop and llama-bench-style measurement on top of Context.
+// The text generation loop on top of Context: prefill, sample, stream, decode.
 #pragma once
 
 #include <functional>
@@ -24,7 +24,15 @@ struct GenerateStats {
     double generate_ms = 0.0;
     int stop_reason = 0;  // bitnet_stop_reason
     int32_t last_token = -1;  // last sampled token (not evaluated)
+
+    double prompt_tokens_per_s() const;    // prefill speed
+    double generate_tokens_per_s() const;  // decoded tokens (all but the first sampled) per s
 };
+
+// The sampling seed bitnet_generate uses when the caller leaves BITNET_SEED_DEFAULT: a hash of
+// the context's seed and the number of generate calls made on it (1 for the first), so that
+// successive calls differ and a run is reproducible for a given context seed.
+uint64_t generate_seed(uint64_t context_seed, uint64_t call_number);
 
 // Receives whole UTF-8 characters; returns false to stop.
 using PieceSink = std::function<bool(std::string_view piece, int32_t token)>;
@@ -46,18 +54,5 @@ private:
 // generation got, also when it throws.
 void generate(Context &ctx, const std::vector<int32_t> &prompt, const GenerateOptions &opt,
               const PieceSink &sink, GenerateStats &stats);
-
-struct BenchStats {
-    std::vector<double> pp_tps, tg_tps;  // tokens/s of each timed run
-};
-
-void bench(Context &ctx, int32_t n_prompt, int32_t n_gen, int32_t repetitions, bool warmup,
-           BenchStats &out);
-
-// Aggregate decode speed of n_seq sequences decoded together (llama-batched-bench's S_TG):
-// every step decodes one token of each sequence in one batch; out.tg_tps gets n_seq * n_gen /
-// seconds per timed run. Needs ctx.n_seq_max() >= n_seq and n_gen + 1 positions per sequence.
-void bench_parallel(Context &ctx, int32_t n_gen, int32_t n_seq, int32_t repetitions, bool warmup,
-                    BenchStats &out);
 
 }  // namespace bitnet

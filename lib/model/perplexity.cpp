@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "bitnet.h"
 #include "common/error.h"
 
 namespace bitnet {
@@ -62,6 +63,20 @@ PerplexityResult perplexity(Context &ctx, std::vector<int32_t> tokens, int32_t n
     r.ppl = std::exp(mean);
     r.ppl_stderr = (var > 0 && count > 1) ? std::sqrt(var / (double)(count - 1)) * r.ppl : 0.0;
     return r;
+}
+
+PerplexityResult perplexity_text(Context &ctx, std::string_view text, int32_t n_chunk,
+                                 int32_t max_chunks,
+                                 const std::function<bool(int32_t, double)> &on_chunk) {
+    // llama-perplexity tokenizes the whole text once, with BOS, control-token text as text.
+    std::vector<int32_t> ids = ctx.model().tokenizer().tokenize(text, true, false);
+    try {
+        return perplexity(ctx, std::move(ids), n_chunk, max_chunks, on_chunk);
+    } catch (const Error &e) {
+        ctx.reset();
+        if (e.status() == BITNET_ERR_ABORTED) ctx.clear_abort();
+        throw;
+    }
 }
 
 }  // namespace bitnet

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "model/context.h"
@@ -17,5 +18,11 @@ struct PerplexityResult {
 PerplexityResult perplexity(Context &ctx, std::vector<int32_t> tokens, int32_t n_chunk,
                             int32_t max_chunks,
                             const std::function<bool(int32_t, double)> &on_chunk);
+
+// What bitnet_perplexity runs: tokenizes `text` (with BOS, control-token text as plain text)
+// and scores it. On failure the cache is emptied and a pending abort cleared.
+PerplexityResult perplexity_text(Context &ctx, std::string_view text, int32_t n_chunk,
+                                 int32_t max_chunks,
+                                 const std::function<bool(int32_t, double)> &on_chunk);
 
 }  // namespace bitnet

@@ -225,9 +225,11 @@ inline void run_gguf(const uint8_t *data, size_t size) {
                               !bitnet_get_logits(ctx.get(), 2),
                           "logit rows");
     }
+    bitnet_sampling_params greedy = bitnet_sampling_default_params();
+    greedy.temperature = 0.0f;
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = 1;
-    gp.sampling.temperature = 0.0f;
+    gp.sampling = &greedy;
     bitnet_generate_result res{};
     res.size = sizeof res;
     s = bitnet_generate(ctx.get(), "ab", 2, &gp, nullptr, nullptr, &res);
@@ -540,7 +542,8 @@ inline void run_generate(Bytes &in) {
 
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = (int32_t)(int8_t)in.u8() % 48;
-    gp.sampling = fuzz_sampling(in);
+    const bitnet_sampling_params sampling = fuzz_sampling(in);
+    gp.sampling = &sampling;
     const uint8_t flags = in.u8();
     gp.add_bos = flags & 1;
     gp.parse_special = (flags >> 1) & 1;
@@ -549,8 +552,8 @@ inline void run_generate(Bytes &in) {
     col.stop_after = (flags & 8) ? in.u8() % 4 : -1;
     bitnet_generate_result res{};
     res.size = sizeof res;
-    const bool sampling_ok = sampling_valid(gp.sampling) &&
-                             gp.sampling.size == sizeof(bitnet_sampling_params);
+    const bool sampling_ok = sampling_valid(sampling) &&
+                             sampling.size == sizeof(bitnet_sampling_params);
     bitnet_status s;
     size_t n_prompt = 0;
     if (op % 4 == 1) {  // token prompt, ids possibly out of range
@@ -577,7 +580,7 @@ inline void run_generate(Bytes &in) {
     BITNET_FUZZ_CHECK(status_in(s, {BITNET_OK, BITNET_ERR_INVALID_ARGUMENT,
                                     BITNET_ERR_CONTEXT_FULL}),
                       status_text(s));
-    if (gp.max_tokens < 0 || (!sampling_ok && gp.sampling.size == sizeof(bitnet_sampling_params)))
+    if (gp.max_tokens < 0 || (!sampling_ok && sampling.size == sizeof(bitnet_sampling_params)))
         BITNET_FUZZ_CHECK(s == BITNET_ERR_INVALID_ARGUMENT, "invalid parameters accepted");
     if (s == BITNET_OK) {
         BITNET_FUZZ_CHECK(res.n_generated <= gp.max_tokens, "more tokens than max_tokens");

@@ -52,14 +52,16 @@ int run_chat(const ChatOptions &o) {
     cp.kv_type = kv_type_value(o.kv_type);
     ContextPtr ctx = new_context(model.get(), cp, o.model);
 
+    bitnet_sampling_params sp = bitnet_sampling_default_params();
+    sp.temperature = o.temp;
+    sp.top_k = o.top_k;
+    sp.top_p = o.top_p;
+    sp.min_p = o.min_p;
+    sp.repeat_penalty = o.repeat_penalty;
+    sp.seed = o.seed;
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = o.n_predict;
-    gp.sampling.temperature = o.temp;
-    gp.sampling.top_k = o.top_k;
-    gp.sampling.top_p = o.top_p;
-    gp.sampling.min_p = o.min_p;
-    gp.sampling.repeat_penalty = o.repeat_penalty;
-    gp.sampling.seed = o.seed;
+    gp.sampling = &sp;
 
     const bool interactive = isatty(STDIN_FILENO);
     if (interactive) {

@@ -103,15 +103,17 @@ int run_generate(const GenerateOptions &o) {
     cp.kv_type = kv_type_value(o.kv_type);
     ContextPtr ctx = new_context(model.get(), cp, o.model);
 
+    bitnet_sampling_params sp = bitnet_sampling_default_params();
+    sp.temperature = o.temp;
+    sp.top_k = o.top_k;
+    sp.top_p = o.top_p;
+    sp.min_p = o.min_p;
+    sp.repeat_penalty = o.repeat_penalty;
+    sp.repeat_last_n = o.repeat_last_n;
+    sp.seed = seed;
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = o.n_predict;
-    gp.sampling.temperature = o.temp;
-    gp.sampling.top_k = o.top_k;
-    gp.sampling.top_p = o.top_p;
-    gp.sampling.min_p = o.min_p;
-    gp.sampling.repeat_penalty = o.repeat_penalty;
-    gp.sampling.repeat_last_n = o.repeat_last_n;
-    gp.sampling.seed = seed;
+    gp.sampling = &sp;
     gp.add_bos = o.no_bos ? 0 : 1;
     gp.parse_special = o.no_parse_special ? 0 : 1;
     gp.render_special = o.render_special ? 1 : 0;

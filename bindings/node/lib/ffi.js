@@ -45,7 +45,7 @@ const structs = {
   GenerateParams: koffi.struct('bitnet_generate_params', {
     size: 'size_t',
     max_tokens: 'int32_t',
-    sampling: 'bitnet_sampling_params',
+    sampling: 'const bitnet_sampling_params *', // null: the default sampling settings
     add_bos: 'int',
     parse_special: 'int',
     render_special: 'int',

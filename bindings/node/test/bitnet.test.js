@@ -64,11 +64,13 @@ async function expectStatusAsync(promise, status) {
 // Runs bitnet_generate itself (the C API's own loop) with a JS piece callback.
 function cGenerate(ctx, prompt, opts) {
   const { fns, koffi, structs } = bitnet.native;
+  const sp = fns.bitnet_sampling_default_params();
+  if (opts.temperature !== undefined) sp.temperature = opts.temperature;
+  if (opts.seed !== undefined) sp.seed = opts.seed;
+  if (opts.topK !== undefined) sp.top_k = opts.topK;
   const p = fns.bitnet_generate_default_params();
   p.max_tokens = opts.maxTokens;
-  if (opts.temperature !== undefined) p.sampling.temperature = opts.temperature;
-  if (opts.seed !== undefined) p.sampling.seed = opts.seed;
-  if (opts.topK !== undefined) p.sampling.top_k = opts.topK;
+  p.sampling = sp; // koffi passes the object as a pointer to a temporary C struct
   const chunks = [];
   const res = { size: koffi.sizeof(structs.GenerateResult) };
   const data = Buffer.from(prompt);
@@ -93,7 +95,7 @@ test('library: version and struct sizes match the header', { skip }, () => {
     assert.equal(Number(fns[fn]().size), koffi.sizeof(st), fn);
   }
   const g = fns.bitnet_generate_default_params();
-  assert.equal(Number(g.sampling.size), koffi.sizeof(structs.SamplingParams));
+  assert.equal(g.sampling, null); // NULL: the default sampling settings
   assert.equal(g.max_tokens, 128);
   assert.deepEqual([g.add_bos, g.parse_special, g.render_special], [1, 1, 0]);
   // Result structs: the library writes its sizeof into result.size.

@@ -26,7 +26,7 @@ from ._core import (
 from ._convert import convert, quantize
 from ._ffi import LibraryNotFoundError, library_path, load_library
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "convert",

@@ -94,7 +94,7 @@ def _grow(call, size: int, make):
 
 
 def version() -> str:
-    """Run-time version string of the loaded libbitnet, e.g. "0.1.0"."""
+    """Run-time version string of the loaded libbitnet, e.g. "0.2.0"."""
     return lib().bitnet_version().decode()
 
 

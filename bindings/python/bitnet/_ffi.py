@@ -98,7 +98,7 @@ class GenerateParams(Structure):
     _fields_ = [
         ("size", c_size_t),
         ("max_tokens", c_int32),
-        ("sampling", SamplingParams),
+        ("sampling", POINTER(SamplingParams)),  # NULL: the defaults
         ("add_bos", c_int),
         ("parse_special", c_int),
         ("render_special", c_int),

@@ -86,7 +86,7 @@ class TestLibrary(unittest.TestCase):
                 p = getattr(L, fn)()
                 self.assertEqual(p.size, ctypes.sizeof(struct))
         g = L.bitnet_generate_default_params()
-        self.assertEqual(g.sampling.size, ctypes.sizeof(_ffi.SamplingParams))
+        self.assertFalse(g.sampling)  # NULL pointer: the default sampling settings
         self.assertEqual(g.max_tokens, 128)
         self.assertEqual((g.add_bos, g.parse_special, g.render_special), (1, 1, 0))
         s = L.bitnet_sampling_default_params()
@@ -438,11 +438,13 @@ def c_generate(ctx, prompt, **kw):
     """Runs the C API's bitnet_generate directly; returns (pieces, tokens, result)."""
     L = _ffi.lib()
     p = L.bitnet_generate_default_params()
+    sampling = L.bitnet_sampling_default_params()
+    p.sampling = ctypes.pointer(sampling)  # kept alive by `sampling` until the call returns
     for k, v in kw.items():
         if k in ("max_tokens", "add_bos", "parse_special", "render_special"):
             setattr(p, k, v)
         else:
-            setattr(p.sampling, k, v)
+            setattr(sampling, k, v)
     pieces, tokens = [], []
 
     def cb(ptr, n, tok, _user):
