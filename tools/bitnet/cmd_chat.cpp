@@ -11,16 +11,20 @@
 namespace bitnet_cli {
 namespace {
 
+// The library's sampling defaults, a little cooler for chat, and seed 0 (reproducible replies
+// unless --seed says otherwise).
+bitnet_sampling_params chat_sampling_defaults() {
+    bitnet_sampling_params p = bitnet_sampling_default_params();
+    p.temperature = 0.7f;
+    p.seed = 0;
+    return p;
+}
+
 struct ChatOptions {
     std::string model;
     std::string system;
     int32_t n_predict = 512;
-    float temp = 0.7f;
-    int32_t top_k = 40;
-    float top_p = 0.95f;
-    float min_p = 0.05f;
-    float repeat_penalty = 1.0f;
-    uint64_t seed = 0;
+    bitnet_sampling_params sampling = chat_sampling_defaults();  // the flags write here
     int32_t threads = 0;
     uint32_t n_ctx = 0;
     std::string kv_type = "f16";
@@ -52,16 +56,9 @@ int run_chat(const ChatOptions &o) {
     cp.kv_type = kv_type_value(o.kv_type);
     ContextPtr ctx = new_context(model.get(), cp, o.model);
 
-    bitnet_sampling_params sp = bitnet_sampling_default_params();
-    sp.temperature = o.temp;
-    sp.top_k = o.top_k;
-    sp.top_p = o.top_p;
-    sp.min_p = o.min_p;
-    sp.repeat_penalty = o.repeat_penalty;
-    sp.seed = o.seed;
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = o.n_predict;
-    gp.sampling = &sp;
+    gp.sampling = &o.sampling;
 
     const bool interactive = isatty(STDIN_FILENO);
     if (interactive) {
@@ -136,12 +133,12 @@ Command add_chat(CLI::App &app) {
     sub->add_option("--system", o->system, "System prompt");
     sub->add_option("-n,--n-predict", o->n_predict, "Maximum tokens per reply")
         ->check(CLI::Range(1, 1 << 20));
-    sub->add_option("--temp", o->temp, "Temperature (<= 0: greedy)")->check(Finite);
-    sub->add_option("--top-k", o->top_k, "Top-k (<= 0 disables)");
-    sub->add_option("--top-p", o->top_p, "Top-p")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--min-p", o->min_p, "Min-p")->check(CLI::Range(0.0, 1.0));
-    sub->add_option("--repeat-penalty", o->repeat_penalty, "Repetition penalty")->check(Positive);
-    sub->add_option("--seed", o->seed, "Sampling seed");
+    sub->add_option("--temp", o->sampling.temperature, "Temperature (<= 0: greedy)")->check(Finite);
+    sub->add_option("--top-k", o->sampling.top_k, "Top-k (<= 0 disables)");
+    sub->add_option("--top-p", o->sampling.top_p, "Top-p")->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--min-p", o->sampling.min_p, "Min-p")->check(CLI::Range(0.0, 1.0));
+    sub->add_option("--repeat-penalty", o->sampling.repeat_penalty, "Repetition penalty")->check(Positive);
+    sub->add_option("--seed", o->sampling.seed, "Sampling seed");
     sub->add_option("-t,--threads", o->threads, "Threads (0: physical cores)")
         ->check(CLI::Range(0, 1024));
     sub->add_option("-c,--ctx-size", o->n_ctx, "Context size in tokens (0: model's, max 4096)");

@@ -18,12 +18,7 @@ struct GenerateOptions {
     std::string prompt_file;
     std::string tokens;
     int32_t n_predict = 128;
-    float temp = 0.8f;
-    int32_t top_k = 40;
-    float top_p = 0.95f;
-    float min_p = 0.05f;
-    float repeat_penalty = 1.0f;
-    int32_t repeat_last_n = 64;
+    bitnet_sampling_params sampling = bitnet_sampling_default_params();  // the flags write here
     uint64_t seed = 0;
     int32_t threads = 0;
     uint32_t n_ctx = 0;
@@ -93,7 +88,7 @@ int run_generate(const GenerateOptions &o) {
         seed = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
                static_cast<uint64_t>(
                    std::chrono::high_resolution_clock::now().time_since_epoch().count());
-        if (o.temp > 0) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
+        if (o.sampling.temperature > 0) std::fprintf(stderr, "seed: %llu\n", static_cast<unsigned long long>(seed));
     }
 
     bitnet_context_params cp = bitnet_context_default_params();
@@ -103,13 +98,7 @@ int run_generate(const GenerateOptions &o) {
     cp.kv_type = kv_type_value(o.kv_type);
     ContextPtr ctx = new_context(model.get(), cp, o.model);
 
-    bitnet_sampling_params sp = bitnet_sampling_default_params();
-    sp.temperature = o.temp;
-    sp.top_k = o.top_k;
-    sp.top_p = o.top_p;
-    sp.min_p = o.min_p;
-    sp.repeat_penalty = o.repeat_penalty;
-    sp.repeat_last_n = o.repeat_last_n;
+    bitnet_sampling_params sp = o.sampling;
     sp.seed = seed;
     bitnet_generate_params gp = bitnet_generate_default_params();
     gp.max_tokens = o.n_predict;
@@ -206,22 +195,22 @@ Command add_generate(CLI::App &app) {
     sub->add_option("-n,--n-predict", o->n_predict, "maximum number of tokens to generate")
         ->check(NonNegative)
         ->capture_default_str();
-    sub->add_option("--temp", o->temp, "temperature; 0 = greedy (argmax)")
+    sub->add_option("--temp", o->sampling.temperature, "temperature; 0 = greedy (argmax)")
         ->check(Finite)
         ->capture_default_str();
-    sub->add_option("--top-k", o->top_k, "keep the K most likely tokens; 0 disables")
+    sub->add_option("--top-k", o->sampling.top_k, "keep the K most likely tokens; 0 disables")
         ->capture_default_str();
-    sub->add_option("--top-p", o->top_p, "nucleus sampling threshold; 1 disables")
+    sub->add_option("--top-p", o->sampling.top_p, "nucleus sampling threshold; 1 disables")
         ->check(Finite & CLI::Range(0.0, 1.0))
         ->capture_default_str();
-    sub->add_option("--min-p", o->min_p,
+    sub->add_option("--min-p", o->sampling.min_p,
                     "drop tokens below P times the top probability; 0 disables")
         ->check(Finite & CLI::Range(0.0, 1.0))
         ->capture_default_str();
-    sub->add_option("--repeat-penalty", o->repeat_penalty, "repetition penalty; 1 disables")
+    sub->add_option("--repeat-penalty", o->sampling.repeat_penalty, "repetition penalty; 1 disables")
         ->check(Positive)
         ->capture_default_str();
-    sub->add_option("--repeat-last-n", o->repeat_last_n,
+    sub->add_option("--repeat-last-n", o->sampling.repeat_last_n,
                     "how many recent tokens the repetition penalty looks at")
         ->check(NonNegative)
         ->capture_default_str();
