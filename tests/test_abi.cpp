@@ -8,7 +8,7 @@
 #include <string>
 
 #include "bitnet.h"
-#include "fixtures.h"
+#include "fixture_model.h"
 
 using bitnet::test::fixture;
 
@@ -29,17 +29,8 @@ int collect(const char *piece, size_t n, bitnet_token, void *user) {
     return 0;
 }
 
-class Abi : public ::testing::Test {
+class Abi : public bitnet::test::FixtureModelSuite {
 protected:
-    static void SetUpTestSuite() {
-        ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), nullptr, &model_),
-                  BITNET_OK)
-            << bitnet_last_error_message();
-    }
-    static void TearDownTestSuite() {
-        bitnet_model_free(model_);
-        model_ = nullptr;
-    }
     // Generates from a fresh context with context seed 7.
     static std::string generate(const bitnet_generate_params *gp) {
         bitnet_context_params cp = bitnet_context_default_params();
@@ -55,9 +46,7 @@ protected:
         bitnet_context_free(c);
         return t.s;
     }
-    static bitnet_model *model_;
 };
-bitnet_model *Abi::model_ = nullptr;
 
 TEST_F(Abi, NullSamplingMeansTheDefaults) {
     EXPECT_EQ(bitnet_generate_default_params().sampling, nullptr);

@@ -11,23 +11,14 @@
 #include <vector>
 
 #include "bitnet.h"
-#include "fixtures.h"
+#include "fixture_model.h"
 
 using bitnet::test::fixture;
 
 namespace {
 
-class Api : public ::testing::Test {
+class Api : public bitnet::test::FixtureModelSuite {
 protected:
-    static void SetUpTestSuite() {
-        ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), nullptr, &model_),
-                  BITNET_OK)
-            << bitnet_last_error_message();
-    }
-    static void TearDownTestSuite() {
-        bitnet_model_free(model_);
-        model_ = nullptr;
-    }
     bitnet_context *new_ctx(uint32_t n_ctx = 128, int threads = 2) {
         bitnet_context_params p = bitnet_context_default_params();
         p.n_ctx = n_ctx;
@@ -36,9 +27,7 @@ protected:
         EXPECT_EQ(bitnet_context_new(model_, &p, &c), BITNET_OK) << bitnet_last_error_message();
         return c;
     }
-    static bitnet_model *model_;
 };
-bitnet_model *Api::model_ = nullptr;
 
 TEST_F(Api, VersionAndStatusStrings) {
     EXPECT_EQ(bitnet_version_number(), BITNET_VERSION_NUMBER);

@@ -11,7 +11,7 @@
 
 #include "bitnet.h"
 #include "common/fp16.h"
-#include "fixtures.h"
+#include "fixture_model.h"
 #include "gguf/gguf.h"
 
 using bitnet::test::fixture;
@@ -30,17 +30,8 @@ const std::vector<std::vector<bitnet_token>> kPrompts = {
 };
 constexpr int kSteps = 6;  // greedy decode steps after the prompts
 
-class Batch : public ::testing::Test {
+class Batch : public bitnet::test::FixtureModelSuite {
 protected:
-    static void SetUpTestSuite() {
-        ASSERT_EQ(bitnet_model_load(fixture("tiny-b158-i2s.gguf").c_str(), nullptr, &model_),
-                  BITNET_OK)
-            << bitnet_last_error_message();
-    }
-    static void TearDownTestSuite() {
-        bitnet_model_free(model_);
-        model_ = nullptr;
-    }
     static bitnet_context *new_ctx(uint32_t n_seq, uint32_t n_ctx = 256, int embeddings = 0,
                                    int pooling = BITNET_POOLING_NONE, int normalize = 0) {
         bitnet_context_params p = bitnet_context_default_params();
@@ -61,9 +52,7 @@ protected:
         }
         return best;
     }
-    static bitnet_model *model_;
 };
-bitnet_model *Batch::model_ = nullptr;
 
 using Rows = std::vector<std::vector<float>>;
 
