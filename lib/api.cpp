@@ -1,7 +1,6 @@
 // The C API: argument checks, handle casts, and the translation of C++ exceptions into status
 // codes plus a thread-local message. No exception leaves this file.
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <new>
 #include <string>

@@ -36,12 +36,11 @@ inline bitnet_status set_error(bitnet_status s, const std::string &msg) {
     return s;
 }
 
-// Runs f, mapping every exception to a status and message.
-template <class F>
-bitnet_status guarded(F &&f) {
-    g_last_error.clear();
+// Maps the exception being handled to a status and sets its message. Call only inside a catch
+// block: it rethrows the current exception to tell its type.
+inline bitnet_status status_of_current_exception() {
     try {
-        return f();
+        throw;
     } catch (const bitnet::Error &e) {
         return set_error(e.status(), e.what());
     } catch (const std::bad_alloc &) {
@@ -64,22 +63,28 @@ bitnet_status guarded(F &&f) {
     }
 }
 
+// Runs f, mapping every exception to a status and message.
+template <class F>
+bitnet_status guarded(F &&f) {
+    g_last_error.clear();
+    try {
+        return f();
+    } catch (...) {
+        return status_of_current_exception();
+    }
+}
+
 // For the entry points that return a value, not a status (accessors): runs f and gives
-// `fallback` instead of letting an exception cross the C ABI. The message is kept for
-// bitnet_last_error_message, as far as memory allows.
+// `fallback` instead of letting an exception cross the C ABI. The message (as guarded() would
+// set it) is kept for bitnet_last_error_message, as far as memory allows.
 template <class T, class F>
 T guarded_value(T fallback, F &&f) noexcept {
     try {
         return f();
-    } catch (const std::exception &e) {
-        try {
-            g_last_error = std::string("internal error: ") + e.what();
-        } catch (...) {
-        }
     } catch (...) {
         try {
-            g_last_error = "internal error: unknown exception";
-        } catch (...) {
+            status_of_current_exception();
+        } catch (...) {  // no memory even for the message
         }
     }
     return fallback;

@@ -1,6 +1,5 @@
 #include "model/generate.h"
 
-
 #include "bitnet.h"
 #include "common/clock.h"
 #include "common/error.h"
